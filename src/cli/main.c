@@ -1,0 +1,39 @@
+/* cli/main.c: `nnc <command> [flags]`: the command table and dispatch. */
+#include <stdio.h>
+#include <string.h>
+#include "cli/commands.h"
+#include "nnc.h"
+
+typedef struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} command;
+
+static const command commands[] = {
+    {"gradcheck", cmd_gradcheck, "check every op's backward against central differences"},
+};
+static const int ncommands = sizeof commands / sizeof commands[0];
+
+static void usage(FILE *f) {
+  fprintf(f, "nnc: a small deep-learning library and tool in C\n\nusage: nnc <command> [flags]\n\ncommands:\n");
+  for (int i = 0; i < ncommands; i++) fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f, "\n`nnc <command> --help` documents each command's flags.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  nnc_init();
+  for (int i = 0; i < ncommands; i++)
+    if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "nnc: unknown command '%s'\n\n", argv[1]);
+  usage(stderr);
+  return 2;
+}

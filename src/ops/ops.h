@@ -1,0 +1,146 @@
+/* ops/ops.h: every tensor operation.
+ *
+ * Each op checks its shapes (a mismatch stops with a message naming the op and the shapes),
+ * runs a forward kernel into a new tensor in the current arena, and, when an input requires
+ * a gradient, records a tape node whose backward adds the vector-Jacobian product into the
+ * inputs' gradients.  Every op has a plain reference kernel that stays as the test oracle;
+ * ops with a faster kernel use it unless nnc_set_reference_kernels(true).  Floating ops
+ * accept f32 and f64 (both inputs the same dtype); binary elementwise ops broadcast as
+ * NumPy/PyTorch do.  Axes may be negative.  One file per family:
+ *   elementwise.c  unary maths and activations, binary arithmetic, where, clamp
+ *   reduce.c       sum/mean/max/min/var/std/logsumexp, softmax, log_softmax, argmax, cumsum
+ *   matmul.c       matmul, batched matmul, linear
+ *   view.c         reshape, permute, transpose, narrow, expand, squeeze, unsqueeze, contiguous
+ *   shape.c        concat, stack, split, pad, gather, index_select, scatter_add, one_hot, cast
+ *   loss.c         cross_entropy, nll, mse, l1, huber, bce_with_logits */
+#ifndef NNC_OPS_H
+#define NNC_OPS_H
+#include "core/tensor.h"
+
+/* use the reference kernels everywhere (tests compare the two) */
+void nnc_set_reference_kernels(bool on);
+bool nnc_reference_kernels(void);
+
+/* ---- elementwise: binary, broadcasting ---- */
+nnc_tensor *nnc_add(nnc_tensor *a, nnc_tensor *b);
+nnc_tensor *nnc_sub(nnc_tensor *a, nnc_tensor *b);
+nnc_tensor *nnc_mul(nnc_tensor *a, nnc_tensor *b);
+nnc_tensor *nnc_div(nnc_tensor *a, nnc_tensor *b);
+nnc_tensor *nnc_pow(nnc_tensor *a, nnc_tensor *b);     /* a^b, a > 0 where b is not an integer */
+nnc_tensor *nnc_maximum(nnc_tensor *a, nnc_tensor *b); /* ties send the gradient half to each */
+nnc_tensor *nnc_minimum(nnc_tensor *a, nnc_tensor *b);
+/* cond ? a : b, cond is u8 (nonzero = true); all three broadcast */
+nnc_tensor *nnc_where(nnc_tensor *cond, nnc_tensor *a, nnc_tensor *b);
+
+/* ---- elementwise: with constants ---- */
+nnc_tensor *nnc_affine(nnc_tensor *x, double scale, double shift); /* scale*x + shift */
+nnc_tensor *nnc_scale(nnc_tensor *x, double c);                    /* c*x */
+nnc_tensor *nnc_shift(nnc_tensor *x, double c);                    /* x + c */
+nnc_tensor *nnc_pows(nnc_tensor *x, double p);                     /* x^p */
+nnc_tensor *nnc_clamp(nnc_tensor *x, double lo, double hi);        /* grad 1 inside [lo, hi] */
+nnc_tensor *nnc_leaky_relu(nnc_tensor *x, double slope);
+nnc_tensor *nnc_elu(nnc_tensor *x, double alpha);
+
+/* ---- elementwise: unary ---- */
+nnc_tensor *nnc_neg(nnc_tensor *x);
+nnc_tensor *nnc_exp(nnc_tensor *x);
+nnc_tensor *nnc_log(nnc_tensor *x);
+nnc_tensor *nnc_sqrt(nnc_tensor *x);
+nnc_tensor *nnc_rsqrt(nnc_tensor *x);
+nnc_tensor *nnc_abs(nnc_tensor *x);     /* grad sign(x), 0 at 0 */
+nnc_tensor *nnc_sign(nnc_tensor *x);    /* grad 0 */
+nnc_tensor *nnc_sin(nnc_tensor *x);
+nnc_tensor *nnc_cos(nnc_tensor *x);
+nnc_tensor *nnc_tanh(nnc_tensor *x);
+nnc_tensor *nnc_sigmoid(nnc_tensor *x);
+nnc_tensor *nnc_relu(nnc_tensor *x);
+nnc_tensor *nnc_gelu(nnc_tensor *x);      /* x * Phi(x), the erf form */
+nnc_tensor *nnc_gelu_tanh(nnc_tensor *x); /* the tanh approximation */
+nnc_tensor *nnc_silu(nnc_tensor *x);      /* x * sigmoid(x) */
+nnc_tensor *nnc_softplus(nnc_tensor *x);  /* log(1 + e^x), = x above 20 as PyTorch */
+nnc_tensor *nnc_square(nnc_tensor *x);
+
+/* ---- reductions (axes: list of naxes axes; naxes = 0 means all) ---- */
+nnc_tensor *nnc_sum(nnc_tensor *x, int naxes, const int *axes, bool keepdim);
+nnc_tensor *nnc_mean(nnc_tensor *x, int naxes, const int *axes, bool keepdim);
+nnc_tensor *nnc_max(nnc_tensor *x, int naxes, const int *axes, bool keepdim); /* ties share the gradient */
+nnc_tensor *nnc_min(nnc_tensor *x, int naxes, const int *axes, bool keepdim);
+/* variance with `correction` (1 = unbiased, as torch.var's default; 0 = population) */
+nnc_tensor *nnc_var(nnc_tensor *x, int naxes, const int *axes, int correction, bool keepdim);
+nnc_tensor *nnc_std(nnc_tensor *x, int naxes, const int *axes, int correction, bool keepdim);
+nnc_tensor *nnc_logsumexp(nnc_tensor *x, int naxes, const int *axes, bool keepdim);
+nnc_tensor *nnc_sum_all(nnc_tensor *x);  /* 0-d */
+nnc_tensor *nnc_mean_all(nnc_tensor *x); /* 0-d */
+nnc_tensor *nnc_softmax(nnc_tensor *x, int axis);
+nnc_tensor *nnc_log_softmax(nnc_tensor *x, int axis);
+nnc_tensor *nnc_cumsum(nnc_tensor *x, int axis);
+nnc_tensor *nnc_argmax(nnc_tensor *x, int axis, bool keepdim); /* i64, no gradient */
+/* g summed down to `shape` (the gradient of a broadcast); g's shape must broadcast to shape */
+nnc_tensor *nnc_sum_to(const nnc_tensor *g, int ndim, const int64_t *shape);
+
+/* ---- matrix products ---- */
+/* NumPy matmul: 1-d operands are promoted and the added dim removed; batch dims broadcast.
+ * a: [..., M, K], b: [..., K, N] -> [..., M, N] */
+nnc_tensor *nnc_matmul(nnc_tensor *a, nnc_tensor *b);
+/* the same with op(a) = a^T (last two dims) if ta, op(b) = b^T if tb, without copies */
+nnc_tensor *nnc_matmul_t(nnc_tensor *a, nnc_tensor *b, bool ta, bool tb);
+/* y[N, out] = x[N, in] @ w[out, in]^T + bias[out]; bias may be NULL.  x may have leading
+ * batch dims ([..., in]).  One fused op: the fast path for Linear layers. */
+nnc_tensor *nnc_linear(nnc_tensor *x, nnc_tensor *w, nnc_tensor *bias);
+
+/* ---- views: no copy when the layout allows ---- */
+nnc_tensor *nnc_reshape(nnc_tensor *x, int ndim, const int64_t *shape); /* one -1 allowed */
+nnc_tensor *nnc_flatten(nnc_tensor *x, int start_axis, int end_axis);
+nnc_tensor *nnc_permute(nnc_tensor *x, const int *perm);
+nnc_tensor *nnc_transpose(nnc_tensor *x, int axis0, int axis1);
+nnc_tensor *nnc_narrow(nnc_tensor *x, int axis, int64_t start, int64_t length);
+/* elements start, start+step, ... < end along axis (step > 0); negative start/end count from the end */
+nnc_tensor *nnc_slice(nnc_tensor *x, int axis, int64_t start, int64_t end, int64_t step);
+nnc_tensor *nnc_expand(nnc_tensor *x, int ndim, const int64_t *shape); /* -1 keeps a size */
+nnc_tensor *nnc_squeeze(nnc_tensor *x, int axis);
+nnc_tensor *nnc_unsqueeze(nnc_tensor *x, int axis);
+nnc_tensor *nnc_contiguous(nnc_tensor *x); /* x itself if already contiguous */
+nnc_tensor *nnc_clone(nnc_tensor *x);      /* always a fresh contiguous copy */
+
+/* ---- shape and indexing ---- */
+nnc_tensor *nnc_concat(int n, nnc_tensor *const *xs, int axis);
+nnc_tensor *nnc_stack(int n, nnc_tensor *const *xs, int axis);
+/* splits x along axis into n pieces of sizes[k] (summing to the axis size) written to out[] */
+void nnc_split(nnc_tensor *x, int axis, int n, const int64_t *sizes, nnc_tensor **out);
+typedef enum { NNC_PAD_ZERO, NNC_PAD_REFLECT, NNC_PAD_REPLICATE, NNC_PAD_CIRCULAR } nnc_pad_mode;
+/* pads as torch.nn.functional.pad: pads = {last_lo, last_hi, prev_lo, prev_hi, ...} for the
+ * last npad/2 dims; constant `value` for NNC_PAD_ZERO; negative pads crop */
+nnc_tensor *nnc_pad(nnc_tensor *x, int npad, const int64_t *pads, nnc_pad_mode mode, double value);
+/* out[i][j] = x[index[i][j]][j] (axis 0) etc., as torch.gather; index is i64 */
+nnc_tensor *nnc_gather(nnc_tensor *x, int axis, nnc_tensor *index);
+nnc_tensor *nnc_index_select(nnc_tensor *x, int axis, nnc_tensor *index); /* index: 1-d i64 */
+/* a copy of x with src added at index along axis, as torch.scatter_add */
+nnc_tensor *nnc_scatter_add(nnc_tensor *x, int axis, nnc_tensor *index, nnc_tensor *src);
+nnc_tensor *nnc_one_hot(nnc_tensor *index, int64_t num_classes, nnc_dtype dt); /* no gradient */
+nnc_tensor *nnc_cast(nnc_tensor *x, nnc_dtype dt); /* float<->float keeps the gradient */
+
+/* ---- losses; targets are class indices (i64) or same-shape tensors ---- */
+typedef enum { NNC_REDUCE_MEAN, NNC_REDUCE_SUM, NNC_REDUCE_NONE } nnc_reduction;
+/* logits [N, C], target [N] i64 -> mean over N of -log softmax(logits)[target], with
+ * label smoothing eps: target distribution (1-eps)*onehot + eps/C */
+nnc_tensor *nnc_cross_entropy(nnc_tensor *logits, nnc_tensor *target, double label_smoothing, nnc_reduction r);
+nnc_tensor *nnc_nll(nnc_tensor *logp, nnc_tensor *target, nnc_reduction r); /* logp [N, C] */
+nnc_tensor *nnc_mse(nnc_tensor *pred, nnc_tensor *target, nnc_reduction r);
+nnc_tensor *nnc_l1(nnc_tensor *pred, nnc_tensor *target, nnc_reduction r);
+nnc_tensor *nnc_huber(nnc_tensor *pred, nnc_tensor *target, double delta, nnc_reduction r);
+nnc_tensor *nnc_bce_with_logits(nnc_tensor *logits, nnc_tensor *target, nnc_reduction r);
+
+/* ---- in place, no autograd (optimisers, backward kernels); they bump the version ---- */
+void nnc_add_into(nnc_tensor *dst, const nnc_tensor *src);            /* dst += src (src broadcasts) */
+void nnc_axpy_into(nnc_tensor *dst, double alpha, const nnc_tensor *src); /* dst += alpha*src */
+
+/* ---- helpers for op writers ---- */
+/* the broadcast shape of a and b into (ndim, shape); stops naming `op` if they don't fit */
+void nnc_broadcast_shape(const nnc_tensor *a, const nnc_tensor *b, const char *op, int *ndim, int64_t *shape);
+/* strides that read t as if it had `shape` (t's dims right-aligned, broadcast dims stride 0) */
+void nnc_broadcast_strides(const nnc_tensor *t, int ndim, const int64_t *shape, int64_t *stride);
+/* stops unless a and b have the same float dtype */
+void nnc_check_float_pair(const nnc_tensor *a, const nnc_tensor *b, const char *op);
+void nnc_check_float(const nnc_tensor *a, const char *op);
+
+#endif
