@@ -3,4 +3,7 @@
 #ifndef NNC_CLI_COMMANDS_H
 #define NNC_CLI_COMMANDS_H
 int cmd_gradcheck(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 #endif

@@ -11,6 +11,9 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"train", cmd_train, "train a model on Fashion-MNIST (fashion-mlp, ...)"},
+    {"eval", cmd_eval, "evaluate a model's weights on the Fashion-MNIST test set"},
+    {"inspect", cmd_inspect, "list the tensors and metadata of a safetensors file"},
     {"gradcheck", cmd_gradcheck, "check every op's backward against central differences"},
 };
 static const int ncommands = sizeof commands / sizeof commands[0];

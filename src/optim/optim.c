@@ -8,31 +8,40 @@
 #include "core/error.h"
 #include "optim/optim.h"
 
-/* p -= lr * (nesterov ? g + mom*buf : buf), buf = first ? g : mom*buf + (1-damp)*g, g += wd*p */
+
+/* SGD for one parameter's range.  The branches of torch's rule (first step, Nesterov) are
+ * folded into loop-invariant coefficients, exact for 0 and 1, so the loop has no control flow:
+ *   g' = g + wd*p;  b = bm*buf + bk*g' (bm = 0, bk = 1 on the first step; mom, 1-damp after);
+ *   u = un*g' + ub*b (Nesterov: 1, mom; plain: 0, 1);  p -= lr*u.  buf is 0 before the first step. */
 #define SGD_KERNEL(T)                                                                              \
   static void sgd_##T(T *restrict p, const T *restrict g, T *restrict buf, int64_t n, double lr_, \
                       double wd_, double mom_, double damp_, bool nesterov, bool first) {          \
-    const T lr = (T)lr_, wd = (T)wd_, mom = (T)mom_, keep = (T)(1.0 - damp_);                       \
-    _Pragma("omp parallel for simd if (n > NNC_OPTIM_PARALLEL_MIN) schedule(static)")                  \
+    const T lr = (T)lr_, wd = (T)wd_;                                                              \
+    if (mom_ == 0) {                                                                               \
+      _Pragma("omp parallel for simd if (n > NNC_OPTIM_PARALLEL_MIN) schedule(static)")           \
+      for (int64_t i = 0; i < n; i++) p[i] = p[i] - lr * (g[i] + wd * p[i]);                       \
+      return;                                                                                      \
+    }                                                                                              \
+    const T bm = first ? 0 : (T)mom_, bk = first ? 1 : (T)(1.0 - damp_);                           \
+    const T un = nesterov ? 1 : 0, ub = nesterov ? (T)mom_ : 1;                                    \
+    _Pragma("omp parallel for simd if (n > NNC_OPTIM_PARALLEL_MIN) schedule(static)")             \
     for (int64_t i = 0; i < n; i++) {                                                              \
       T gi = g[i] + wd * p[i];                                                                     \
-      if (mom != 0) {                                                                              \
-        T b = first ? gi : mom * buf[i] + keep * gi;                                               \
-        buf[i] = b;                                                                                \
-        gi = nesterov ? gi + mom * b : b;                                                          \
-      }                                                                                            \
-      p[i] = p[i] - lr * gi;                                                                       \
+      T b = bm * buf[i] + bk * gi;                                                                 \
+      buf[i] = b;                                                                                  \
+      p[i] = p[i] - lr * (un * gi + ub * b);                                                       \
     }                                                                                              \
   }
 
-/* Adam / AdamW: p *= decay; g += l2*p; m, v moments; p -= step_size * (m / (sqrt(v)/bc2s + eps)) */
-#define ADAM_KERNEL(T, SQRT)                                                                            \
+/* Adam / AdamW: p *= decay; g += l2*p; m, v moments; p -= step_size * (m / (sqrt(v)/bc2s + eps)).
+ * (The loop vectorises only under -fno-math-errno: sqrt may set errno otherwise.) */
+#define ADAM_KERNEL(T, SQRT)                                                                        \
   static void adam_##T(T *restrict p, const T *restrict g, T *restrict m, T *restrict v, int64_t n, \
                        double decay_, double l2_, double b1_, double b2_, double step_size_,        \
                        double bc2_sqrt_, double eps_) {                                             \
     const T decay = (T)decay_, l2 = (T)l2_, b1 = (T)b1_, b2 = (T)b2_, c1 = (T)(1.0 - b1_),           \
             c2 = (T)(1.0 - b2_), step_size = (T)step_size_, bc2s = (T)bc2_sqrt_, eps = (T)eps_;      \
-    _Pragma("omp parallel for simd if (n > NNC_OPTIM_PARALLEL_MIN) schedule(static)")                   \
+    _Pragma("omp parallel for simd if (n > NNC_OPTIM_PARALLEL_MIN) schedule(static)")              \
     for (int64_t i = 0; i < n; i++) {                                                               \
       T pi = p[i] * decay;                                                                          \
       T gi = g[i] + l2 * pi;                                                                        \

@@ -1,0 +1,67 @@
+/* train/classifier.h: training and evaluating an image classifier on Fashion-MNIST, the
+ * loop every `nnc train <model>` command shares.
+ *
+ * A model is described by an nnc_model_spec (its name, the shape of one example, a function
+ * that builds the network into a parameter block, and its default hyperparameters).  The
+ * trainer runs seeded shuffled mini-batches with SGD/Adam/AdamW under a cosine schedule,
+ * evaluates on the test set after each epoch and writes into the output folder:
+ *   metrics.jsonl        one JSON object per epoch: epoch, train_loss, test_loss, test_acc,
+ *                        seconds (training time of the epoch), lr
+ *   model.safetensors    the parameters (and buffers) under PyTorch's names
+ *   checkpoint.safetensors  parameters, buffers, optimiser state, data order, step and config,
+ *                        written atomically; `resume` continues the run exactly
+ *   curves.svg           losses and accuracy against epochs
+ *   confusion.svg        the test set's confusion matrix
+ *   filters.png          the first layer's filters (models that name one) */
+#ifndef NNC_TRAIN_CLASSIFIER_H
+#define NNC_TRAIN_CLASSIFIER_H
+#include <stdbool.h>
+#include <stdint.h>
+#include "core/params.h"
+#include "core/rng.h"
+#include "data/batch.h"
+#include "nn/module.h"
+#include "optim/optim.h"
+
+typedef struct {
+  const char *name;         /* "fashion-mlp" */
+  const char *summary;      /* one line for --help */
+  int input_ndim;           /* one example's shape: {784} or {1, 28, 28} */
+  int64_t input_shape[3];
+  /* builds the network; parameters go to `params`, running statistics to `buffers` */
+  nnc_module *(*build)(nnc_params *params, nnc_params *buffers, nnc_rng *rng);
+  /* defaults */
+  int epochs, batch;
+  double lr, momentum, weight_decay;
+  nnc_optim_kind optim;
+  const char *filters_param; /* a weight [out, in...] drawn as filters.png, or NULL */
+  bool augment;              /* random crop (pad 2) and horizontal flip of 28x28 images */
+} nnc_model_spec;
+
+typedef struct {
+  int epochs, batch;         /* 0: the spec's default */
+  double lr;                 /* 0: the spec's default */
+  const char *optim;         /* "sgd", "adam", "adamw"; NULL: the spec's default */
+  uint64_t seed;
+  int threads;               /* 0: leave as set (NNC_THREADS or all cores) */
+  const char *data_dir;      /* NULL: the Debian package's folder */
+  const char *out_dir;
+  const char *resume;        /* a checkpoint to continue from, or NULL */
+  int64_t limit;             /* train on the first `limit` examples only (0: all) */
+  bool no_augment;
+} nnc_train_options;
+
+/* trains; returns the exit status (0 ok, 1 runtime failure: data, files, NaN loss) */
+int nnc_train_classifier(const nnc_model_spec *spec, const nnc_train_options *opt);
+
+/* loads weights (PyTorch names) and evaluates on the test set; prints
+ * "test_acc X test_loss Y" or, with json, {"test_acc": X, "test_loss": Y}.  Exit status. */
+int nnc_eval_classifier(const nnc_model_spec *spec, const char *weights, const char *data_dir, bool json);
+
+/* the test-set metrics of a model (eval mode, no gradients); counts[k*k] may be NULL */
+typedef struct {
+  double loss, acc;
+} nnc_eval_result;
+nnc_eval_result nnc_evaluate(nnc_module *model, const nnc_model_spec *spec, const nnc_dataset *test, int64_t *counts);
+
+#endif
