@@ -29,11 +29,13 @@ all: $(BUILD)/libnnc.a $(BUILD)/nnc
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@echo "  CC    $<"
+	@$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libnnc.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "  AR    $@"
+	@ar rcs $@ $^
 
 $(BUILD)/nnc: $(CLI_OBJ) $(BUILD)/libnnc.a
 	$(CC) $(LDFLAGS) $(CLI_OBJ) $(LIBLINK) $(LDLIBS) -o $@

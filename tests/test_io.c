@@ -464,6 +464,7 @@ static void test_hostile(void) {
   nnc_rng_seed(&r, 11, 0);
   uint8_t *mut = malloc(n);
   int accepted = 0;
+  unsigned touched = 0;
   for (int it = 0; it < 3000; it++) {
     memcpy(mut, good, n);
     int flips = 1 + (int)nnc_rng_below(&r, 4);
@@ -477,15 +478,14 @@ static void test_hostile(void) {
       accepted++;
       for (int i = 0; i < nnc_st_count(g); i++) { /* touch every accepted tensor's bytes */
         const nnc_st_entry *e = nnc_st_entry_at(g, i);
-        volatile unsigned s = 0;
-        for (size_t b = 0; b < e->nbytes; b++) s += ((const unsigned char *)e->data)[b];
+        for (size_t b = 0; b < e->nbytes; b++) touched += ((const unsigned char *)e->data)[b];
       }
       nnc_st_free(g);
     } else {
       CHECK(g == NULL && nnc_last_error()[0]);
     }
   }
-  printf("fuzz: %d of 3000 mutants were still valid files\n", accepted);
+  printf("fuzz: %d of 3000 mutants were still valid files (checksum %u)\n", accepted, touched);
   free(mut);
   free(good);
 }

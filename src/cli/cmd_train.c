@@ -42,6 +42,7 @@ int cmd_train(int argc, char **argv) {
       {"--resume", ARG_STRING, &o.resume, "continue from this checkpoint (same flags as the first run)"},
       {"--limit", ARG_INT, &limit, "train on the first N training images only (quick runs)"},
       {"--no-augment", ARG_BOOL, &o.no_augment, "turn off the model's data augmentation"},
+      {"--stop-after", ARG_INT, &o.stop_after, "stop after N epochs as if interrupted (then --resume)"},
   };
   const char *pos[1];
   int np = 0;

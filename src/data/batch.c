@@ -7,7 +7,7 @@
 /* ---- heap tensors ---- */
 #define HEAP_HEADER (((sizeof(nnc_tensor) + sizeof(nnc_storage)) + 63) / 64 * 64)
 
-nnc_tensor *nnc_heap_tensor(nnc_dtype dt, int ndim, const int64_t *shape) {
+static nnc_tensor *heap_tensor(nnc_dtype dt, int ndim, const int64_t *shape, bool zero) {
   if ((unsigned)dt >= NNC_NDTYPES) { nnc_error(NNC_ERR_ARG, "heap tensor: unknown dtype %d", (int)dt); return NULL; }
   if (ndim < 0 || ndim > NNC_MAX_DIMS) {
     nnc_error(NNC_ERR_ARG, "heap tensor: ndim %d outside 0..%d", ndim, NNC_MAX_DIMS);
@@ -26,7 +26,7 @@ nnc_tensor *nnc_heap_tensor(nnc_dtype dt, int ndim, const int64_t *shape) {
     nnc_error(NNC_ERR_NOMEM, "heap tensor: cannot allocate %zu bytes", bytes);
     return NULL;
   }
-  memset(block, 0, HEAP_HEADER + bytes);
+  memset(block, 0, zero ? HEAP_HEADER + bytes : HEAP_HEADER);
   nnc_tensor *t = block;
   nnc_storage *s = (nnc_storage *)((char *)block + sizeof(nnc_tensor));
   s->data = (char *)block + HEAP_HEADER;
@@ -37,6 +37,13 @@ nnc_tensor *nnc_heap_tensor(nnc_dtype dt, int ndim, const int64_t *shape) {
   nnc_contiguous_strides(ndim, shape, t->stride);
   t->storage = s;
   return t;
+}
+
+nnc_tensor *nnc_heap_tensor(nnc_dtype dt, int ndim, const int64_t *shape) {
+  return heap_tensor(dt, ndim, shape, true);
+}
+nnc_tensor *nnc_heap_tensor_uninit(nnc_dtype dt, int ndim, const int64_t *shape) {
+  return heap_tensor(dt, ndim, shape, false);
 }
 
 void nnc_heap_free(nnc_tensor *t) { free(t); }

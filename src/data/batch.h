@@ -37,6 +37,8 @@
  * Returns NULL (and sets nnc_last_error, NNC_ERR_NOMEM or NNC_ERR_ARG) when the shape is
  * invalid (ndim outside 0..8, a negative size, more than 2^62 bytes) or malloc fails. */
 nnc_tensor *nnc_heap_tensor(nnc_dtype dt, int ndim, const int64_t *shape);
+/* The same without zeroing the data (for readers that overwrite every byte). */
+nnc_tensor *nnc_heap_tensor_uninit(nnc_dtype dt, int ndim, const int64_t *shape);
 void nnc_heap_free(nnc_tensor *t); /* NULL is fine */
 
 /* ---- datasets ---- */

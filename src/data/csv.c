@@ -44,8 +44,8 @@ static nnc_status push(csv_state *c, double v) {
   return NNC_OK;
 }
 
-/* 1 if every field of the line is a number */
-static int line_all_numbers(const char *s, const char *e) {
+/* 1 if no field of the line is a number (the line looks like column names) */
+static int line_no_numbers(const char *s, const char *e) {
   for (;;) {
     const char *f = s;
     while (s < e && *s != ',') s++;
@@ -53,7 +53,7 @@ static int line_all_numbers(const char *s, const char *e) {
     while (fs < fe && is_blank(*fs)) fs++;
     while (fe > fs && is_blank(fe[-1])) fe--;
     double v;
-    if (!parse_number(fs, fe, &v)) return 0;
+    if (parse_number(fs, fe, &v)) return 0;
     if (s == e) return 1;
     s++;
   }
@@ -113,7 +113,7 @@ nnc_status nnc_csv_read(const char *path, nnc_dtype dt, int header, nnc_tensor *
     if (t < e) {
       if (first) {
         first = 0;
-        int skip = header == NNC_CSV_HEADER || (header == NNC_CSV_AUTO && !line_all_numbers(s, e));
+        int skip = header == NNC_CSV_HEADER || (header == NNC_CSV_AUTO && line_no_numbers(s, e));
         if (skip) { s = next; continue; }
       }
       if ((st = data_line(&c, s, e))) goto done;
@@ -121,7 +121,7 @@ nnc_status nnc_csv_read(const char *path, nnc_dtype dt, int header, nnc_tensor *
     s = next;
   }
   if (c.rows == 0) { st = nnc_error(NNC_ERR_FORMAT, "%s: no data rows", path); goto done; }
-  nnc_tensor *t = nnc_heap_tensor(dt, 2, (const int64_t[]){c.rows, c.cols});
+  nnc_tensor *t = nnc_heap_tensor_uninit(dt, 2, (const int64_t[]){c.rows, c.cols});
   if (!t) { st = NNC_ERR_NOMEM; goto done; }
   for (int64_t i = 0; i < c.nvals; i++) {
     double v = c.vals[i];

@@ -3,8 +3,8 @@
  * Comma-separated numbers, one row per line (LF or CRLF), every row the same width; spaces
  * and tabs around a field are ignored, blank lines are skipped.  An optional first line of
  * column names is skipped: NNC_CSV_HEADER says there is one, NNC_CSV_NO_HEADER that there
- * is none, NNC_CSV_AUTO treats the first line as a header when any of its fields is not a
- * number.  Errors (NNC_ERR_FORMAT) give the line and column: "data.csv:7: 3 fields, expected
+ * is none, NNC_CSV_AUTO treats the first line as a header when none of its fields is a
+ * number (so a malformed first data row is reported, not skipped).  Errors (NNC_ERR_FORMAT) give the line and column: "data.csv:7: 3 fields, expected
  * 4 (as on line 2)", "data.csv:9: column 2: 'abc' is not a number", "...: empty field". */
 #ifndef NNC_DATA_CSV_H
 #define NNC_DATA_CSV_H

@@ -16,11 +16,11 @@ const char *nnc_fashion_class_name(int label) {
 /* finds dir/base.gz or dir/base; returns 0 if neither exists */
 static int find_file(const char *dir, const char *base, char *path, size_t size) {
   struct stat sb;
-  snprintf(path, size, "%s/%s.gz", dir, base);
+  int n = snprintf(path, size, "%s/%s.gz", dir, base);
+  if (n < 3 || (size_t)n >= size) return 0;
   if (stat(path, &sb) == 0) return 1;
-  snprintf(path, size, "%s/%s", dir, base);
-  if (stat(path, &sb) == 0) return 1;
-  return 0;
+  path[n - 3] = 0; /* without ".gz" */
+  return stat(path, &sb) == 0;
 }
 
 nnc_status nnc_fashion_load(const char *dir, bool train, nnc_dataset *out) {
@@ -64,14 +64,16 @@ nnc_status nnc_fashion_load(const char *dir, bool train, nnc_dataset *out) {
       st = nnc_error(NNC_ERR_FORMAT, "%s: label %d of example %lld is outside 0..9", lpath, lv[i], (long long)i);
       goto fail;
     }
-  out->x = nnc_heap_tensor(NNC_F32, 2, (const int64_t[]){n, 784});
-  out->y = nnc_heap_tensor(NNC_I64, 1, &n);
+  out->x = nnc_heap_tensor_uninit(NNC_F32, 2, (const int64_t[]){n, 784});
+  out->y = nnc_heap_tensor_uninit(NNC_I64, 1, &n);
   if (!out->x || !out->y) { st = NNC_ERR_NOMEM; goto fail; }
   float lut[256];
   for (int v = 0; v < 256; v++) lut[v] = ((float)v / 255.0f - NNC_FASHION_MEAN) / NNC_FASHION_STD;
   const uint8_t *pv = nnc_data(img);
   float *x = nnc_data(out->x);
-  for (int64_t i = 0; i < n * 784; i++) x[i] = lut[pv[i]];
+  int64_t total = n * 784;
+#pragma omp parallel for schedule(static) if (total > (1 << 20))
+  for (int64_t i = 0; i < total; i++) x[i] = lut[pv[i]];
   int64_t *y = nnc_data(out->y);
   for (int64_t i = 0; i < n; i++) y[i] = lv[i];
   out->n = n;

@@ -134,7 +134,7 @@ nnc_status nnc_idx_read(const char *path, nnc_tensor **out) {
                    path, (long long)bytes, (long long)fsize);
     goto done;
   }
-  t = nnc_heap_tensor(dt, ndim, shape);
+  t = nnc_heap_tensor_uninit(dt, ndim, shape);
   if (!t) { st = nnc_error(NNC_ERR_NOMEM, "%s: cannot allocate %lld bytes", path, (long long)bytes); goto done; }
   got = gz_read_full(f, nnc_data(t), bytes);
   if (got < 0) { st = gz_fail(f, path, "corrupt gzip data"); goto done; }

@@ -204,7 +204,7 @@ nnc_status nnc_npy_read(const char *path, nnc_tensor **out) {
                    (long long)(have - bytes), (long long)bytes);
     goto done;
   }
-  t = nnc_heap_tensor(h.dt, h.ndim, h.shape);
+  t = nnc_heap_tensor_uninit(h.dt, h.ndim, h.shape);
   if (!t) { st = nnc_error(NNC_ERR_NOMEM, "%s: cannot allocate %lld bytes", path, (long long)bytes); goto done; }
   if (bytes && fread(nnc_data(t), 1, (size_t)bytes, f) != (size_t)bytes) {
     st = nnc_error(NNC_ERR_IO, "%s: read error (file changed while reading?)", path);

@@ -35,7 +35,8 @@ nnc_rmsnorm_mod *nnc_new_rmsnorm(nnc_params *p, const char *name, int64_t dim, d
  *             running = (1 - momentum) * running + momentum * batch (unbiased variance),
  *             num_batches_tracked += 1;
  *   eval:     normalise with running_mean / running_var.
- * PyTorch defaults: eps 1e-5, momentum 0.1.  weight = 1, bias = 0 ([C]) when affine. */
+ * PyTorch defaults: eps 1e-5, momentum 0.1 (momentum=None, the cumulative average, is not
+ * offered).  weight = 1, bias = 0 ([C]) when affine. */
 typedef struct {
   nnc_module base;
   int64_t channels;

@@ -42,8 +42,9 @@ typedef struct {
 } nnc_optim;
 
 /* PyTorch's defaults: SGD momentum 0, dampening 0; Adam betas (0.9, 0.999), eps 1e-8,
- * weight decay 0 (Adam) and 0.01 (AdamW).  The block must have all its parameters or may
- * grow later. */
+ * weight decay 0 (Adam) and 0.01 (AdamW).  Each init starts from scratch (call it on a new or
+ * freed struct: it does not free earlier state).  The block may still grow afterwards.
+ * Dampening (SGD) is a field: set o.dampening after init. */
 void nnc_sgd_init(nnc_optim *o, nnc_params *p, double lr, double momentum, double weight_decay, bool nesterov);
 void nnc_adam_init(nnc_optim *o, nnc_params *p, double lr, double beta1, double beta2, double eps, double weight_decay);
 void nnc_adamw_init(nnc_optim *o, nnc_params *p, double lr, double beta1, double beta2, double eps, double weight_decay);

@@ -376,6 +376,10 @@ int nnc_train_classifier(const nnc_model_spec *spec, const nnc_train_options *o)
       rc = fail("writing results");
       goto done;
     }
+    if (o->stop_after > 0 && s.epochs_done >= o->stop_after && s.epochs_done < epochs) {
+      fprintf(stderr, "stopping after epoch %d as asked; continue with --resume %s/checkpoint.safetensors\n", s.epochs_done, dir);
+      break;
+    }
   }
   if (s.epochs_done > 0)
     printf("%s: test_acc %.4f test_loss %.4f after %d epochs; results in %s/\n", spec->name, s.test_acc[s.epochs_done - 1],

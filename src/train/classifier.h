@@ -49,6 +49,7 @@ typedef struct {
   const char *resume;        /* a checkpoint to continue from, or NULL */
   int64_t limit;             /* train on the first `limit` examples only (0: all) */
   bool no_augment;
+  int stop_after;            /* stop after this many epochs as if interrupted (0: never) */
 } nnc_train_options;
 
 /* trains; returns the exit status (0 ok, 1 runtime failure: data, files, NaN loss) */
