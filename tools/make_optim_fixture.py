@@ -13,7 +13,11 @@ nn: Linear, LayerNorm, RMSNorm, BatchNorm1d (train 3 steps, eval; [N, C] and [N,
 Embedding: outputs and gradients for a fixed upstream gradient."""
 import math
 import os
+import warnings
 import torch
+
+# SequentialLR calls step(epoch) internally, which warns about a deprecation; harmless here
+warnings.filterwarnings("ignore", message="The epoch parameter")
 
 torch.set_default_dtype(torch.float64)
 HERE = os.path.dirname(os.path.abspath(__file__))

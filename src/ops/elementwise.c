@@ -139,7 +139,7 @@ static inline double silu_grad_f64(double x) { double s = 1 / (1 + exp(-x)); ret
     int64_t n = nnc_numel(xt);                                                                   \
     if (nnc_is_contiguous(xt)) {                                                                 \
       const T *xp = xb + xt->offset;                                                             \
-      _Pragma("omp parallel for simd if (n >= NNC_PARALLEL_MIN) schedule(static)")               \
+      _Pragma("omp parallel for if (n >= NNC_PARALLEL_MIN) schedule(static)")                    \
       for (int64_t i = 0; i < n; i++) {                                                          \
         T x = xp[i], y = yp[i];                                                                  \
         (void)x; (void)y;                                                                        \
