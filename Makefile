@@ -24,7 +24,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN:= $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test sanitize demo setup clean bench papers
+.PHONY: all tests test sanitize demo setup clean bench papers
 all: $(BUILD)/libnnc.a $(BUILD)/nnc
 
 $(BUILD)/%.o: %.c
@@ -48,16 +48,18 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libnnc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIBLINK) $(LDLIBS) -o $@
 
+tests: $(TEST_BIN)
+
 setup:
 	@scripts/setup.sh
 
 test: setup
-	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	@$(MAKE) --no-print-directory all tests
 	@scripts/run_tests.sh $(BUILD)
 
 sanitize: setup
 	@$(MAKE) --no-print-directory BUILD=build/sanitize OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	  LDFLAGS="-fopenmp -rdynamic -fsanitize=address,undefined" all build/sanitize/tests/test_ops
+	  LDFLAGS="-fopenmp -rdynamic -fsanitize=address,undefined" all tests
 	@NNC_SANITIZE=1 ASAN_OPTIONS=detect_leaks=0 scripts/run_tests.sh build/sanitize
 
 demo: setup

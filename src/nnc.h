@@ -16,6 +16,7 @@
 #include "nn/module.h"
 #include "nn/layers.h"
 #include "nn/norm.h"
+#include "nn/norm2d.h"
 #include "optim/optim.h"
 #include "optim/schedule.h"
 #include "util/fsutil.h"

@@ -143,4 +143,101 @@ void nnc_broadcast_strides(const nnc_tensor *t, int ndim, const int64_t *shape, 
 void nnc_check_float_pair(const nnc_tensor *a, const nnc_tensor *b, const char *op);
 void nnc_check_float(const nnc_tensor *a, const char *op);
 
+/* ---- pooling and upsampling ----
+ * 2-d ops take x [..., H, W] (PyTorch's [N, C, H, W] or [C, H, W]: every leading dim is a
+ * batch of planes); 1-d ops take x [..., L] (at least 2-d) and are the 2-d ops on
+ * [..., 1, L].  Output size per spatial dim, as PyTorch:
+ *   out = floor((in + 2*pad - dilation*(k-1) - 1) / stride) + 1,
+ * with ceil instead of floor under ceil_mode, dropping a last window that would start in the
+ * right padding.  pad <= k/2 as PyTorch requires.  Max pooling pads with -inf (a NaN in a
+ * window wins, as PyTorch); average pooling pads with 0. */
+typedef struct {
+  int64_t kernel[2];   /* (kH, kW) */
+  int64_t stride[2];   /* 0 = the kernel size (PyTorch's stride=None) */
+  int64_t padding[2];
+  int64_t dilation[2]; /* max pooling only; 0 = 1 */
+  bool ceil_mode;
+  bool exclude_pad;    /* average pooling: PyTorch's count_include_pad=False (default: include) */
+  int64_t divisor;     /* average pooling: PyTorch's divisor_override; 0 = none */
+} nnc_pool2d_opts;
+typedef struct {
+  int64_t kernel, stride, padding, dilation; /* stride 0 = kernel, dilation 0 = 1 */
+  bool ceil_mode, exclude_pad;
+} nnc_pool1d_opts;
+/* square kernel, stride (0 = kernel) and padding; no dilation, floor mode */
+nnc_tensor *nnc_max_pool2d(nnc_tensor *x, int64_t kernel, int64_t stride, int64_t padding);
+/* the max of each window; *indices (if indices is not NULL) gets an i64 tensor of the
+ * output's shape: the flat index (ih * W + iw) of the chosen element in its H*W plane, the
+ * first maximum on ties, as torch's return_indices.  Backward routes each gradient there. */
+nnc_tensor *nnc_max_pool2d_with_indices(nnc_tensor *x, const nnc_pool2d_opts *o, nnc_tensor **indices);
+nnc_tensor *nnc_max_pool1d(nnc_tensor *x, int64_t kernel, int64_t stride, int64_t padding);
+nnc_tensor *nnc_max_pool1d_with_indices(nnc_tensor *x, const nnc_pool1d_opts *o, nnc_tensor **indices);
+/* the mean of each window; the divisor counts padding unless exclude_pad (never the part of
+ * a ceil_mode window beyond the right padding), as PyTorch */
+nnc_tensor *nnc_avg_pool2d(nnc_tensor *x, int64_t kernel, int64_t stride, int64_t padding);
+nnc_tensor *nnc_avg_pool2d_opts(nnc_tensor *x, const nnc_pool2d_opts *o);
+nnc_tensor *nnc_avg_pool1d(nnc_tensor *x, int64_t kernel, int64_t stride, int64_t padding);
+nnc_tensor *nnc_avg_pool1d_opts(nnc_tensor *x, const nnc_pool1d_opts *o);
+/* output (i, j) is the mean of rows floor(i*H/oh) .. ceil((i+1)*H/oh)-1 and the same for
+ * columns, as torch's adaptive_avg_pool2d; (1, 1) is global average pooling */
+nnc_tensor *nnc_adaptive_avg_pool2d(nnc_tensor *x, int64_t out_h, int64_t out_w);
+nnc_tensor *nnc_adaptive_avg_pool1d(nnc_tensor *x, int64_t out_l);
+/* F.interpolate(x, size or scale_factor, mode='nearest'): give a size (scales 0) or scale
+ * factors (sizes 0; size = floor(in * scale)).  Source index min(floor(dst * s), in - 1) with
+ * s = 1/scale or in/out computed in float, as PyTorch does (which is floor(dst*in/out) up to
+ * float rounding of s). */
+nnc_tensor *nnc_upsample_nearest2d(nnc_tensor *x, int64_t out_h, int64_t out_w, double scale_h, double scale_w);
+/* F.interpolate(..., mode='bilinear', align_corners): source coordinate dst*(in-1)/(out-1)
+ * with align_corners, else max(0, (dst + 0.5) * s - 0.5) with s as above; sizes/scales as
+ * for nearest */
+nnc_tensor *nnc_upsample_bilinear2d(nnc_tensor *x, int64_t out_h, int64_t out_w, bool align_corners, double scale_h,
+                                    double scale_w);
+
+/* ---- normalisation ----
+ * x is [N, C, ...] (channels on axis 1); weight and bias are [C] or NULL (no affine). */
+/* batch normalisation, one fused op (BatchNorm1d/2d/3d):
+ *   training: per channel, mean and biased variance over every axis but 1; y = (x - mean) /
+ *             sqrt(var + eps) * weight + bias; if running_mean/running_var are given they
+ *             become (1 - momentum) * running + momentum * batch (unbiased variance), in
+ *             place, outside the tape (they may have any float dtype);
+ *   eval:     the same with running_mean and running_var (required) instead of batch stats.
+ * Gradients for x, weight and bias (the fused formula; through the batch statistics in
+ * training). */
+nnc_tensor *nnc_batch_norm(nnc_tensor *x, nnc_tensor *weight, nnc_tensor *bias, nnc_tensor *running_mean,
+                           nnc_tensor *running_var, bool training, double momentum, double eps);
+/* group normalisation: channels split into `groups` groups of C/groups; each (sample,
+ * group) normalised with its own mean and biased variance; then per-channel affine */
+nnc_tensor *nnc_group_norm(nnc_tensor *x, int64_t groups, nnc_tensor *weight, nnc_tensor *bias, double eps);
+/* layer normalisation over the channels at each position of x [N, C, ...] (ConvNeXt's
+ * "LayerNorm channels_first"); composed from mean/var ops (about eight tape nodes) */
+nnc_tensor *nnc_layer_norm_channels(nnc_tensor *x, nnc_tensor *weight, nnc_tensor *bias, double eps);
+
+
+/* ---- convolutions ---- (conv.c; kernels and measurements: docs/conv.md)
+ * PyTorch semantics and weight layouts.  Options are a struct so call sites name what they
+ * set; a field left 0 takes the default (stride 1, padding 0, dilation 1, groups 1):
+ *   nnc_conv2d(x, w, b, (nnc_conv_args){.pad = {2, 2}})
+ *   nnc_conv1d(x, w, NULL, (nnc_conv_args){.stride = {2}, .dilation = {3}, .groups = 4})
+ * Index [0] is the height, [1] the width; a 1-d op uses [0] (its length) only.  x may also
+ * be unbatched ([C, H, W] / [C, L]); then so is the result.  groups == C is depthwise. */
+typedef struct nnc_conv_args {
+  int stride[2];
+  int pad[2];        /* zeros added on both sides */
+  int dilation[2];
+  int output_pad[2]; /* transposed only: extra rows/columns at the bottom/right of the
+                      * output; must be smaller than the stride or the dilation */
+  int groups;
+} nnc_conv_args;
+/* x [N, C, H, W], w [O, C/groups, KH, KW], bias [O] or NULL -> [N, O, OH, OW] with
+ * OH = (H + 2*pad - dilation*(KH-1) - 1) / stride + 1 (floor) and likewise OW */
+nnc_tensor *nnc_conv2d(nnc_tensor *x, nnc_tensor *w, nnc_tensor *bias, nnc_conv_args a);
+/* x [N, C, L], w [O, C/groups, K], bias [O] or NULL -> [N, O, OL] */
+nnc_tensor *nnc_conv1d(nnc_tensor *x, nnc_tensor *w, nnc_tensor *bias, nnc_conv_args a);
+/* the gradient of conv2d with respect to its input, as an op: x [N, C_in, H, W],
+ * w [C_in, C_out/groups, KH, KW], bias [C_out] or NULL -> [N, C_out, OH, OW] with
+ * OH = (H-1)*stride - 2*pad + dilation*(KH-1) + output_pad + 1 and likewise OW */
+nnc_tensor *nnc_conv_transpose2d(nnc_tensor *x, nnc_tensor *w, nnc_tensor *bias, nnc_conv_args a);
+/* x [N, C_in, L], w [C_in, C_out/groups, K], bias [C_out] or NULL -> [N, C_out, OL] */
+nnc_tensor *nnc_conv_transpose1d(nnc_tensor *x, nnc_tensor *w, nnc_tensor *bias, nnc_conv_args a);
+
 #endif

@@ -32,12 +32,15 @@ static const char *path_in(const char *dir, const char *file, char *buf, size_t 
   return buf;
 }
 
-static nnc_tensor *batch_input(const nnc_model_spec *spec, int64_t m) {
-  int64_t shape[4] = {m, spec->input_shape[0], spec->input_shape[1], spec->input_shape[2]};
-  return nnc_empty(NNC_F32, 1 + spec->input_ndim, shape);
+/* a batch tensor [m, row shape of ds->x] */
+static nnc_tensor *batch_input(const nnc_dataset *ds, int64_t m) {
+  int64_t shape[NNC_MAX_DIMS];
+  memcpy(shape, ds->x->shape, sizeof shape);
+  shape[0] = m;
+  return nnc_empty(ds->x->dtype, ds->x->ndim, shape);
 }
 
-nnc_eval_result nnc_evaluate(nnc_module *model, const nnc_model_spec *spec, const nnc_dataset *test, int64_t *counts) {
+nnc_eval_result nnc_evaluate(nnc_module *model, const nnc_dataset *test, int64_t *counts) {
   bool was_training = model->training;
   nnc_module_eval(model);
   nnc_no_grad_begin();
@@ -48,7 +51,7 @@ nnc_eval_result nnc_evaluate(nnc_module *model, const nnc_model_spec *spec, cons
   for (int64_t start = 0; start < test->n; start += EVAL_BATCH) {
     int64_t m = test->n - start < EVAL_BATCH ? test->n - start : EVAL_BATCH;
     for (int64_t i = 0; i < m; i++) idx[i] = start + i;
-    nnc_tensor *x = batch_input(spec, m), *y = nnc_empty(NNC_I64, NNC_SHAPE(m));
+    nnc_tensor *x = batch_input(test, m), *y = nnc_empty(NNC_I64, NNC_SHAPE(m));
     nnc_dataset_gather(test, idx, m, x, y);
     nnc_tensor *logits = nnc_forward(model, x);
     loss_sum += nnc_item(nnc_cross_entropy(logits, y, 0.0, NNC_REDUCE_SUM));
@@ -260,6 +263,42 @@ static int fail(const char *what) {
   return 1;
 }
 
+double nnc_fit_epoch(nnc_fit *f, const nnc_dataset *train, nnc_batcher *batches, int64_t *step) {
+  nnc_progress bar;
+  bool bar_on = !f->quiet;
+  if (bar_on) nnc_progress_begin(&bar, f->label ? f->label : "training", nnc_batcher_batches_per_epoch(batches));
+  double loss_sum = 0;
+  int64_t seen = 0, m, done = 0;
+  const int64_t *idx;
+  nnc_module_train(f->model, true);
+  while ((m = nnc_batcher_next(batches, &idx)) > 0) {
+    nnc_tensor *x = batch_input(train, m), *y = nnc_empty(NNC_I64, NNC_SHAPE(m));
+    nnc_dataset_gather(train, idx, m, x, y);
+    if (f->augment_rng)
+      nnc_augment_crop_flip(x, 1, 28, 28, 2, 0.5, (0.0f - NNC_FASHION_MEAN) / NNC_FASHION_STD, f->augment_rng);
+    nnc_tensor *loss = nnc_cross_entropy(nnc_forward(f->model, x), y, 0.0, NNC_REDUCE_MEAN);
+    double l = nnc_item(loss);
+    if (!isfinite(l)) {
+      nnc_step_end();
+      if (bar_on) nnc_progress_end(&bar, "stopped: loss %g", l);
+      return NAN;
+    }
+    nnc_params_zero_grad(f->params);
+    nnc_backward(loss);
+    if (f->sched) f->opt->lr = nnc_schedule_lr(f->sched, *step);
+    nnc_optim_step(f->opt);
+    if (f->after_step) f->after_step(f->ctx);
+    nnc_step_end();
+    (*step)++;
+    loss_sum += l * (double)m;
+    seen += m;
+    done++;
+    if (bar_on) nnc_progress_update(&bar, done, "loss %.4f", loss_sum / (double)seen);
+  }
+  if (bar_on) nnc_progress_end(&bar, "loss %.4f", loss_sum / (double)seen);
+  return loss_sum / (double)(seen ? seen : 1);
+}
+
 int nnc_train_classifier(const nnc_model_spec *spec, const nnc_train_options *o) {
   int epochs = o->epochs > 0 ? o->epochs : spec->epochs, batch = o->batch > 0 ? o->batch : spec->batch;
   double lr = o->lr > 0 ? o->lr : spec->lr;
@@ -328,48 +367,29 @@ int nnc_train_classifier(const nnc_model_spec *spec, const nnc_train_options *o)
   }
 
   bool augment = spec->augment && !o->no_augment;
+  nnc_fit fit = {.model = model, .params = &params, .opt = &opt, .sched = &sched,
+                 .augment_rng = augment ? &s.augment_rng : NULL};
   for (int e = s.epochs_done; e < epochs; e++) {
     char label[64];
     snprintf(label, sizeof label, "epoch %d/%d", e + 1, epochs);
-    nnc_progress bar;
-    nnc_progress_begin(&bar, label, steps_per_epoch);
-    double t0 = nnc_now(), loss_sum = 0;
-    int64_t seen = 0, m;
-    const int64_t *idx;
-    nnc_module_train(model, true);
-    while ((m = nnc_batcher_next(&batcher, &idx)) > 0) {
-      nnc_tensor *x = batch_input(spec, m), *y = nnc_empty(NNC_I64, NNC_SHAPE(m));
-      nnc_dataset_gather(&train, idx, m, x, y);
-      if (augment) nnc_augment_crop_flip(x, 1, 28, 28, 2, 0.5, (0.0f - NNC_FASHION_MEAN) / NNC_FASHION_STD, &s.augment_rng);
-      nnc_tensor *loss = nnc_cross_entropy(nnc_forward(model, x), y, 0.0, NNC_REDUCE_MEAN);
-      double l = nnc_item(loss);
-      if (!isfinite(l)) {
-        nnc_progress_end(&bar, "stopped");
-        fprintf(stderr, "nnc: training diverged: loss is %g at epoch %d, step %" PRId64 " (try a smaller --lr)\n", l, e + 1,
-                s.step);
-        rc = 1;
-        goto done;
-      }
-      nnc_params_zero_grad(&params);
-      nnc_backward(loss);
-      opt.lr = nnc_schedule_lr(&sched, s.step);
-      nnc_optim_step(&opt);
-      nnc_step_end();
-      s.step++;
-      loss_sum += l * (double)m;
-      seen += m;
-      nnc_progress_update(&bar, (s.step - 1) % steps_per_epoch + 1, "loss %.4f", loss_sum / (double)seen);
+    fit.label = label;
+    double t0 = nnc_now();
+    double train_loss = nnc_fit_epoch(&fit, &train, &batcher, &s.step);
+    if (!isfinite(train_loss)) {
+      fprintf(stderr, "nnc: training diverged: the loss is not finite in epoch %d (try a smaller --lr)\n", e + 1);
+      rc = 1;
+      goto done;
     }
     s.seconds[e] = nnc_now() - t0;
-    s.train_loss[e] = loss_sum / (double)seen;
+    s.train_loss[e] = train_loss;
     s.lr[e] = opt.lr;
-    nnc_eval_result r = nnc_evaluate(model, spec, &test, counts);
+    nnc_eval_result r = nnc_evaluate(model, &test, counts);
     s.test_loss[e] = r.loss;
     s.test_acc[e] = r.acc;
     s.epochs_done = e + 1;
     s.batcher = nnc_batcher_save(&batcher);
-    nnc_progress_end(&bar, "train_loss %.4f test_loss %.4f test_acc %.2f%% (%.2f s)", s.train_loss[e], r.loss, 100 * r.acc,
-                     s.seconds[e]);
+    fprintf(stderr, "epoch %d/%d: train_loss %.4f test_loss %.4f test_acc %.2f%% (%.2f s)\n", e + 1, epochs, s.train_loss[e],
+            r.loss, 100 * r.acc, s.seconds[e]);
     if (append_metrics(dir, &s, e) || save_model(path_in(dir, "model.safetensors", path, sizeof path), spec, &params, &buffers) ||
         save_checkpoint(path_in(dir, "checkpoint.safetensors", path, sizeof path), spec, &params, &buffers, &opt, &s, config) ||
         write_reports(dir, spec, &s, counts, &params)) {
@@ -418,7 +438,7 @@ int nnc_eval_classifier(const nnc_model_spec *spec, const char *weights, const c
   } else if (nnc_fashion_load(data_dir, false, &test)) {
     rc = fail("test data");
   } else {
-    nnc_eval_result r = nnc_evaluate(model, spec, &test, NULL);
+    nnc_eval_result r = nnc_evaluate(model, &test, NULL);
     if (json) printf("{\"test_acc\": %.6f, \"test_loss\": %.6f}\n", r.acc, r.loss);
     else printf("test_acc %.4f test_loss %.4f (%" PRId64 " test images)\n", r.acc, r.loss, test.n);
   }

@@ -22,13 +22,13 @@
 #include "data/batch.h"
 #include "nn/module.h"
 #include "optim/optim.h"
+#include "optim/schedule.h"
 
 typedef struct {
   const char *name;         /* "fashion-mlp" */
   const char *summary;      /* one line for --help */
-  int input_ndim;           /* one example's shape: {784} or {1, 28, 28} */
-  int64_t input_shape[3];
-  /* builds the network; parameters go to `params`, running statistics to `buffers` */
+  /* builds the network (its forward takes a batch [B, 784] and reshapes it as it needs);
+   * parameters go to `params`, running statistics to `buffers` */
   nnc_module *(*build)(nnc_params *params, nnc_params *buffers, nnc_rng *rng);
   /* defaults */
   int epochs, batch;
@@ -59,10 +59,30 @@ int nnc_train_classifier(const nnc_model_spec *spec, const nnc_train_options *op
  * "test_acc X test_loss Y" or, with json, {"test_acc": X, "test_loss": Y}.  Exit status. */
 int nnc_eval_classifier(const nnc_model_spec *spec, const char *weights, const char *data_dir, bool json);
 
-/* the test-set metrics of a model (eval mode, no gradients); counts[k*k] may be NULL */
+/* ---- the pieces, for experiments that train their own way (papers/) ---- */
+
+/* the metrics of a model on a data set (eval mode, no gradients, batches of 1000);
+ * counts[k*k] (k = num_classes; row = true class) may be NULL */
 typedef struct {
   double loss, acc;
 } nnc_eval_result;
-nnc_eval_result nnc_evaluate(nnc_module *model, const nnc_model_spec *spec, const nnc_dataset *test, int64_t *counts);
+nnc_eval_result nnc_evaluate(nnc_module *model, const nnc_dataset *data, int64_t *counts);
+
+/* One epoch of mini-batch training with cross-entropy: for each batch of the batcher,
+ * forward, backward, lr from the schedule (if any), optimiser step, then after_step (if
+ * any; for weight clipping, masks, ...).  *step counts optimiser steps across epochs.
+ * Returns the mean training loss, or NaN if a loss was not finite (training stopped). */
+typedef struct {
+  nnc_module *model;
+  nnc_params *params;
+  nnc_optim *opt;
+  const nnc_schedule *sched;                   /* NULL: keep opt->lr */
+  void (*after_step)(void *ctx);
+  void *ctx;
+  nnc_rng *augment_rng;                        /* non-NULL: crop+flip 28x28 images */
+  bool quiet;                                  /* no progress bar */
+  const char *label;                           /* progress label */
+} nnc_fit;
+double nnc_fit_epoch(nnc_fit *f, const nnc_dataset *train, nnc_batcher *batches, int64_t *step);
 
 #endif

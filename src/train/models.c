@@ -20,8 +20,6 @@ static nnc_module *build_mlp(nnc_params *params, nnc_params *buffers, nnc_rng *r
 static const nnc_model_spec fashion_mlp = {
     .name = "fashion-mlp",
     .summary = "784-256-256-10 ReLU MLP (fc1, fc2, fc3)",
-    .input_ndim = 1,
-    .input_shape = {784},
     .build = build_mlp,
     .epochs = 10,
     .batch = 128,
