@@ -6,11 +6,11 @@ CC      ?= gcc
 BUILD   ?= build
 OPT     ?= -O2 -march=native
 CFLAGS  ?= $(OPT) -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -fopenmp -Wall -Wextra -Isrc -MMD -MP
+CFLAGS  += -std=c11 -D_GNU_SOURCE -fopenmp -Wall -Wextra -Isrc -I. -MMD -MP
 LDLIBS  += -ldnnl -lcjson -lpng -lz -lm
 LDFLAGS += -fopenmp -rdynamic
 
-LIB_SRC  := $(sort $(wildcard src/*/*.c) $(wildcard papers/*/*.c))
+LIB_SRC  := $(sort $(wildcard src/*/*.c) $(wildcard papers/*.c) $(wildcard papers/*/*.c))
 LIB_SRC  := $(filter-out src/cli/%,$(LIB_SRC))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
@@ -67,6 +67,10 @@ demo: setup
 	$(BUILD)/nnc train fashion-mlp --out runs/fashion-mlp
 
 bench: all $(BENCH_BIN)
+
+papers: setup
+	@$(MAKE) --no-print-directory all
+	@scripts/papers.sh
 
 clean:
 	rm -rf build

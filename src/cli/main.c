@@ -13,6 +13,7 @@ typedef struct {
 static const command commands[] = {
     {"train", cmd_train, "train a model on Fashion-MNIST (fashion-mlp, ...)"},
     {"eval", cmd_eval, "evaluate a model's weights on the Fashion-MNIST test set"},
+    {"run", cmd_run, "run a paper's experiment (nnc run --list shows them)"},
     {"inspect", cmd_inspect, "list the tensors and metadata of a safetensors file"},
     {"gradcheck", cmd_gradcheck, "check every op's backward against central differences"},
 };
