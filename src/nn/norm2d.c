@@ -12,7 +12,8 @@ nnc_tensor *nnc_batchnorm_forward_fused(nnc_module *m, nnc_tensor *x) {
   char s[96];
   NNC_CHECK(x->ndim >= 2 && x->shape[1] == b->channels, m->kind, "input %s: expected [N, %lld, ...]",
             nnc_shape_str(x, s, sizeof s), (long long)b->channels);
-  nnc_tensor *y = nnc_batch_norm(x, b->weight, b->bias, b->running_mean, b->running_var, m->training, b->momentum, b->eps);
+  nnc_tensor *y =
+      nnc_batch_norm(x, b->weight, b->bias, b->running_mean, b->running_var, m->training, b->momentum, b->eps);
   if (m->training) {
     nnc_set(b->num_batches_tracked, 0, nnc_get(b->num_batches_tracked, 0) + 1);
     nnc_bump_version(b->num_batches_tracked);
@@ -154,7 +155,8 @@ static void adaptive_describe(const nnc_module *m, char *buf, size_t size) {
 
 nnc_adaptive_pool2d_mod *nnc_new_adaptive_avgpool2d(int64_t out_h, int64_t out_w) {
   NNC_CHECK(out_h > 0 && out_w > 0, "AdaptiveAvgPool2d", "output size %lldx%lld", (long long)out_h, (long long)out_w);
-  nnc_adaptive_pool2d_mod *a = nnc_module_alloc(sizeof *a, "AdaptiveAvgPool2d", NULL, adaptive_forward, adaptive_describe);
+  nnc_adaptive_pool2d_mod *a =
+      nnc_module_alloc(sizeof *a, "AdaptiveAvgPool2d", NULL, adaptive_forward, adaptive_describe);
   a->out_h = out_h;
   a->out_w = out_w;
   return a;
@@ -163,7 +165,8 @@ nnc_adaptive_pool2d_mod *nnc_new_adaptive_avgpool2d(int64_t out_h, int64_t out_w
 /* ---- Upsample ---- */
 static nnc_tensor *upsample_forward(nnc_module *m, nnc_tensor *x) {
   nnc_upsample_mod *u = (nnc_upsample_mod *)m;
-  if (u->mode == NNC_UPSAMPLE_NEAREST) return nnc_upsample_nearest2d(x, u->size[0], u->size[1], u->scale[0], u->scale[1]);
+  if (u->mode == NNC_UPSAMPLE_NEAREST)
+    return nnc_upsample_nearest2d(x, u->size[0], u->size[1], u->scale[0], u->scale[1]);
   return nnc_upsample_bilinear2d(x, u->size[0], u->size[1], u->align_corners, u->scale[0], u->scale[1]);
 }
 
@@ -171,7 +174,8 @@ static void upsample_describe(const nnc_module *m, char *buf, size_t size) {
   const nnc_upsample_mod *u = (const nnc_upsample_mod *)m;
   const char *mode = u->mode == NNC_UPSAMPLE_NEAREST ? "nearest" : "bilinear";
   const char *ac = u->mode == NNC_UPSAMPLE_BILINEAR && u->align_corners ? ", align_corners=True" : "";
-  if (u->size[0] > 0) snprintf(buf, size, "size=(%lld, %lld), mode=%s%s", (long long)u->size[0], (long long)u->size[1], mode, ac);
+  if (u->size[0] > 0)
+    snprintf(buf, size, "size=(%lld, %lld), mode=%s%s", (long long)u->size[0], (long long)u->size[1], mode, ac);
   else if (u->scale[0] == u->scale[1]) snprintf(buf, size, "scale_factor=%g, mode=%s%s", u->scale[0], mode, ac);
   else snprintf(buf, size, "scale_factor=(%g, %g), mode=%s%s", u->scale[0], u->scale[1], mode, ac);
 }

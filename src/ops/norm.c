@@ -1,5 +1,5 @@
 /* ops/norm.c: batch normalisation and group normalisation as fused ops, and layer
- * normalisation over channels composed from the reduction ops (see ops.h).
+ * normalisation over channels composed from permutes and the fused layer_norm (see ops.h).
  *
  * x is seen as [N, C, S] (S = the product of the dims after axis 1).  Statistics are
  * computed in double, two passes (mean, then squared deviations), and kept per channel
@@ -7,6 +7,9 @@
  * contiguous x.  The fast kernels are typed for f32 and f64 and run OpenMP over channels
  * (batch norm) or (sample, group) pairs; the reference kernels read x element by element
  * through nnc_get and compute the same statistics and outputs in double.
+ *
+ * Layer norm over channels is composed: the fused layer_norm op (ops/layernorm.c) on x with the
+ * channels moved last.
  *
  * Backward, with xhat = (x - mean) * invstd and M elements per statistic:
  *   dbias = sum g,  dweight = sum g * xhat  (per channel),
@@ -54,11 +57,18 @@ static const nnc_tensor *dense(const nnc_tensor *x) {
   return c;
 }
 
-/* where dx accumulates: x's gradient itself when contiguous, else a zeroed buffer */
-static nnc_tensor *grad_target(nnc_tensor *x, bool *direct) {
-  nnc_tensor *g = nnc_grad_of(x);
-  *direct = nnc_is_contiguous(g);
-  return *direct ? g : nnc_zeros_like(x);
+/* where dx goes: x's gradient itself when it is absent (made here, uninitialised: the kernel
+ * assigns, *assign = true) or contiguous (the kernel adds); else a buffer the kernel assigns,
+ * added to x's gradient by grad_done */
+static nnc_tensor *grad_target(nnc_tensor *x, bool *direct, bool *assign) {
+  if (!x->grad) {
+    x->grad = nnc_empty_like(x);
+    *direct = *assign = true;
+    return x->grad;
+  }
+  *direct = nnc_is_contiguous(x->grad);
+  *assign = !*direct;
+  return *direct ? x->grad : nnc_empty_like(x);
 }
 static void grad_done(nnc_tensor *x, nnc_tensor *gx, bool direct) {
   if (direct) nnc_bump_version(gx);
@@ -109,10 +119,10 @@ static void accum_channel_grad(nnc_tensor *t, const double *v, int64_t C) {
       _Pragma("omp simd") for (int64_t i = 0; i < S; i++) q[i] = (p[i] - m) * a + b;                   \
     }                                                                                                  \
   }                                                                                                    \
-  /* sg[c] = sum g, sgx[c] = sum g * (x - mean); then, if gx, gx += k*g + c1 + c2*(x - mean) */         \
-  static void bn_bwd_##sfx(const CT *x, const CT *g, CT *gx, int64_t N, int64_t C, int64_t S,          \
-                           const double *mean, const double *invstd, const double *w, bool training,   \
-                           double *sg, double *sgx) {                                                  \
+  /* sg[c] = sum g, sgx[c] = sum g * (x - mean); then, if gx, gx += k*g + c1 + c2*(x - mean) */        \
+  static void bn_bwd_##sfx(const CT *x, const CT *g, CT *gx, bool assign, int64_t N, int64_t C,        \
+                           int64_t S, const double *mean, const double *invstd, const double *w,       \
+                           bool training, double *sg, double *sgx) {                                   \
     double M = (double)(N * S);                                                                        \
     _Pragma("omp parallel for if (N * C * S >= NNC_PARALLEL_MIN) schedule(dynamic, 1)")                \
     for (int64_t c = 0; c < C; c++) {                                                                  \
@@ -133,7 +143,10 @@ static void accum_channel_grad(nnc_tensor *t, const double *v, int64_t C) {
       for (int64_t n = 0; n < N; n++) {                                                                \
         const CT *p = x + (n * C + c) * S, *q = g + (n * C + c) * S;                                   \
         CT *r = gx + (n * C + c) * S;                                                                  \
-        _Pragma("omp simd") for (int64_t i = 0; i < S; i++) r[i] += kk * q[i] + c1 + c2 * (p[i] - mm); \
+        if (assign)                                                                                    \
+          _Pragma("omp simd") for (int64_t i = 0; i < S; i++) r[i] = kk * q[i] + c1 + c2 * (p[i] - mm); \
+        else                                                                                           \
+          _Pragma("omp simd") for (int64_t i = 0; i < S; i++) r[i] += kk * q[i] + c1 + c2 * (p[i] - mm); \
       }                                                                                                \
     }                                                                                                  \
   }
@@ -172,14 +185,16 @@ static void batch_norm_backward(nnc_node *n) {
   int64_t N, C, S;
   ncs(x, "batch_norm", &N, &C, &S);
   bool training = n->i[0] != 0;
-  double *wv = channel_values(w, C, 1.0), *sg = nnc_f64(nnc_empty(NNC_F64, 1, &C)), *sgx = nnc_f64(nnc_empty(NNC_F64, 1, &C));
-  bool direct = false;
-  nnc_tensor *gx = xin->requires_grad ? grad_target(xin, &direct) : NULL;
+  double *wv = channel_values(w, C, 1.0);
+  double *sg = nnc_f64(nnc_empty(NNC_F64, 1, &C)), *sgx = nnc_f64(nnc_empty(NNC_F64, 1, &C));
+  bool direct = false, assign = false;
+  nnc_tensor *gx = xin->requires_grad ? grad_target(xin, &direct, &assign) : NULL;
   const double *mean = nnc_f64(meant), *invstd = nnc_f64(invt);
+  void *gxp = gx ? nnc_data(gx) : NULL;
   if (x->dtype == NNC_F32)
-    bn_bwd_f32(nnc_data(x), nnc_data(g), gx ? nnc_data(gx) : NULL, N, C, S, mean, invstd, wv, training, sg, sgx);
+    bn_bwd_f32(nnc_data(x), nnc_data(g), gxp, assign, N, C, S, mean, invstd, wv, training, sg, sgx);
   else
-    bn_bwd_f64(nnc_data(x), nnc_data(g), gx ? nnc_data(gx) : NULL, N, C, S, mean, invstd, wv, training, sg, sgx);
+    bn_bwd_f64(nnc_data(x), nnc_data(g), gxp, assign, N, C, S, mean, invstd, wv, training, sg, sgx);
   if (gx) grad_done(xin, gx, direct);
   for (int64_t c = 0; c < C; c++) sgx[c] *= invstd[c]; /* sum g * xhat */
   accum_channel_grad(w, sgx, C);
@@ -285,7 +300,8 @@ nnc_tensor *nnc_batch_norm(nnc_tensor *x, nnc_tensor *weight, nnc_tensor *bias, 
     }                                                                                                  \
   }                                                                                                    \
   /* pg[n*C+c] = sum_s g, pgx[n*C+c] = sum_s g*xhat; gx += dx if gx */                                 \
-  static void gn_bwd_##sfx(const CT *x, const CT *g, CT *gx, int64_t N, int64_t C, int64_t S, int64_t G, \
+  static void gn_bwd_##sfx(const CT *x, const CT *g, CT *gx, bool assign, int64_t N, int64_t C,        \
+                           int64_t S, int64_t G,                                                       \
                            const double *w, const double *mean, const double *invstd, double *pg,      \
                            double *pgx) {                                                              \
     int64_t Cg = C / G, L = Cg * S;                                                                    \
@@ -314,7 +330,10 @@ nnc_tensor *nnc_batch_norm(nnc_tensor *x, nnc_tensor *weight, nnc_tensor *bias, 
         CT k = (CT)(is * w[c0 + j]);                                                                   \
         const CT *pj = p + j * S, *qj = q + j * S;                                                     \
         CT *rj = r + j * S;                                                                            \
-        _Pragma("omp simd") for (int64_t i = 0; i < S; i++) rj[i] += k * qj[i] + c1 + c2 * (pj[i] - mm); \
+        if (assign)                                                                                    \
+          _Pragma("omp simd") for (int64_t i = 0; i < S; i++) rj[i] = k * qj[i] + c1 + c2 * (pj[i] - mm); \
+        else                                                                                           \
+          _Pragma("omp simd") for (int64_t i = 0; i < S; i++) rj[i] += k * qj[i] + c1 + c2 * (pj[i] - mm); \
       }                                                                                                \
     }                                                                                                  \
   }
@@ -354,12 +373,12 @@ static void group_norm_backward(nnc_node *n) {
   NC = N * C;
   double *wv = channel_values(w, C, 1.0);
   double *pg = nnc_f64(nnc_empty(NNC_F64, 1, &NC)), *pgx = nnc_f64(nnc_empty(NNC_F64, 1, &NC));
-  bool direct = false;
-  nnc_tensor *gx = xin->requires_grad ? grad_target(xin, &direct) : NULL;
-  if (x->dtype == NNC_F32)
-    gn_bwd_f32(nnc_data(x), nnc_data(g), gx ? nnc_data(gx) : NULL, N, C, S, G, wv, nnc_f64(meant), nnc_f64(invt), pg, pgx);
-  else
-    gn_bwd_f64(nnc_data(x), nnc_data(g), gx ? nnc_data(gx) : NULL, N, C, S, G, wv, nnc_f64(meant), nnc_f64(invt), pg, pgx);
+  bool direct = false, assign = false;
+  nnc_tensor *gx = xin->requires_grad ? grad_target(xin, &direct, &assign) : NULL;
+  void *gxp = gx ? nnc_data(gx) : NULL;
+  const double *mean = nnc_f64(meant), *invstd = nnc_f64(invt);
+  if (x->dtype == NNC_F32) gn_bwd_f32(nnc_data(x), nnc_data(g), gxp, assign, N, C, S, G, wv, mean, invstd, pg, pgx);
+  else gn_bwd_f64(nnc_data(x), nnc_data(g), gxp, assign, N, C, S, G, wv, mean, invstd, pg, pgx);
   if (gx) grad_done(xin, gx, direct);
   /* per-channel sums over the batch, in a fixed order */
   for (int64_t k = 1; k < N; k++)
@@ -406,25 +425,19 @@ nnc_tensor *nnc_group_norm(nnc_tensor *x, int64_t groups, nnc_tensor *weight, nn
 }
 
 /* ======================= layer norm over channels ======================= */
-/* [C] viewed as [C, 1, ...] to broadcast against [N, C, ...] */
-static nnc_tensor *per_channel(nnc_tensor *t, int ndim) {
-  int64_t shape[NNC_MAX_DIMS];
-  shape[0] = t->shape[0];
-  for (int d = 1; d < ndim - 1; d++) shape[d] = 1;
-  return ndim <= 2 ? t : nnc_reshape(t, ndim - 1, shape);
-}
-
+/* channels moved last (a view), the fused layer_norm op (which copies x contiguous first),
+ * channels moved back (a view: the result is strided) */
 nnc_tensor *nnc_layer_norm_channels(nnc_tensor *x, nnc_tensor *weight, nnc_tensor *bias, double eps) {
   const char *op = "layer_norm_channels";
   int64_t N, C, S;
   ncs(x, op, &N, &C, &S);
-  NNC_CHECK(eps >= 0, op, "eps %g", eps);
   check_channel_vec(x, weight, C, "weight", op);
   check_channel_vec(x, bias, C, "bias", op);
-  int ax = 1;
-  nnc_tensor *mean = nnc_mean(x, 1, &ax, true), *var = nnc_var(x, 1, &ax, 0, true);
-  nnc_tensor *y = nnc_mul(nnc_sub(x, mean), nnc_rsqrt(nnc_shift(var, eps)));
-  if (weight) y = nnc_mul(y, per_channel(weight, x->ndim));
-  if (bias) y = nnc_add(y, per_channel(bias, x->ndim));
-  return y;
+  if (x->ndim == 2) return nnc_layer_norm(x, weight, bias, eps);
+  int nd = x->ndim, last[NNC_MAX_DIMS], back[NNC_MAX_DIMS];
+  for (int d = 0; d < nd; d++) {
+    last[d] = d == 0 ? 0 : d == nd - 1 ? 1 : d + 1; /* [N, C, ...] -> [N, ..., C] */
+    back[d] = d == 0 ? 0 : d == 1 ? nd - 1 : d - 1; /* and back */
+  }
+  return nnc_permute(nnc_layer_norm(nnc_permute(x, last), weight, bias, eps), back);
 }

@@ -20,6 +20,8 @@
 
 /* ---- max pooling ---- */
 ROW(maxpool_k2s2, max_pool2d, "2x3x6x6", nnc_max_pool2d(x, 2, 2, 0), -2, 2, 0);
+ROW(maxpool_k2s2_w7, max_pool2d, "2x2x4x14", nnc_max_pool2d(x, 2, 2, 0), -2, 2, 0);   /* 4-wide blocks, overlapping */
+ROW(maxpool_k2s2_w9, max_pool2d, "2x1x4x19", nnc_max_pool2d(x, 2, 2, 0), -2, 2, 0);   /* 8-wide blocks, overlapping */
 ROW(maxpool_k2s2_odd, max_pool2d, "2x3x5x5", nnc_max_pool2d(x, 2, 0, 0), -2, 2, 0);
 ROW(maxpool_k3s2, max_pool2d, "2x3x5x5", nnc_max_pool2d(x, 3, 2, 0), -2, 2, 0);
 ROW(maxpool_pad, max_pool2d, "2x3x5x5", nnc_max_pool2d(x, 3, 2, 1), -2, 2, 0);
