@@ -358,7 +358,7 @@ nnc_tensor *nnc_where(nnc_tensor *cond, nnc_tensor *a, nnc_tensor *b) {
 }
 
 /* ======================= in-place accumulation ======================= */
-/* dst += alpha * src, src broadcast to dst's shape */
+/* dst += alpha * src, src broadcast to dst's shape; dst and src may have any strides */
 void nnc_axpy_into(nnc_tensor *dst, double alpha, const nnc_tensor *src) {
   NNC_CHECK(dst->dtype == src->dtype, "axpy_into", "dtypes differ: %s and %s", nnc_dtype_name(dst->dtype),
             nnc_dtype_name(src->dtype));
@@ -375,9 +375,22 @@ void nnc_axpy_into(nnc_tensor *dst, double alpha, const nnc_tensor *src) {
       const double *s = nnc_data(src);
       for (int64_t i = 0; i < n; i++) d[i] += alpha * s[i];
     }
-  } else {
-    nnc_tensor *sv = broadcast_view(src, dst->ndim, dst->shape);
-    for (int64_t i = 0; i < n; i++) nnc_set(dst, i, nnc_get(dst, i) + alpha * nnc_get(sv, i));
+  } else { /* rows of the strided iterator; src read through broadcast strides */
+    int64_t ss[NNC_MAX_DIMS];
+    nnc_broadcast_strides(src, dst->ndim, dst->shape, ss);
+    const int64_t *st[2] = {dst->stride, ss}, off[2] = {dst->offset, src->offset};
+    nnc_iter it;
+    if (dst->dtype == NNC_F32) {
+      float *d = dst->storage->data, a = (float)alpha;
+      const float *s = src->storage->data;
+      for (bool more = nnc_iter_init(&it, dst->ndim, dst->shape, 2, st, off); more; more = nnc_iter_next(&it))
+        for (int64_t j = 0; j < it.n; j++) d[it.off[0] + j * it.inner[0]] += a * s[it.off[1] + j * it.inner[1]];
+    } else {
+      double *d = dst->storage->data;
+      const double *s = src->storage->data;
+      for (bool more = nnc_iter_init(&it, dst->ndim, dst->shape, 2, st, off); more; more = nnc_iter_next(&it))
+        for (int64_t j = 0; j < it.n; j++) d[it.off[0] + j * it.inner[0]] += alpha * s[it.off[1] + j * it.inner[1]];
+    }
   }
   nnc_bump_version(dst);
 }

@@ -209,7 +209,8 @@ nnc_tensor *nnc_batch_norm(nnc_tensor *x, nnc_tensor *weight, nnc_tensor *bias, 
  * group) normalised with its own mean and biased variance; then per-channel affine */
 nnc_tensor *nnc_group_norm(nnc_tensor *x, int64_t groups, nnc_tensor *weight, nnc_tensor *bias, double eps);
 /* layer normalisation over the channels at each position of x [N, C, ...] (ConvNeXt's
- * "LayerNorm channels_first"); composed from mean/var ops (about eight tape nodes) */
+ * "LayerNorm channels_first"); composed: permute, the fused nnc_layer_norm (which copies x
+ * contiguous), permute back (the result is a strided view) */
 nnc_tensor *nnc_layer_norm_channels(nnc_tensor *x, nnc_tensor *weight, nnc_tensor *bias, double eps);
 
 
@@ -239,5 +240,60 @@ nnc_tensor *nnc_conv1d(nnc_tensor *x, nnc_tensor *w, nnc_tensor *bias, nnc_conv_
 nnc_tensor *nnc_conv_transpose2d(nnc_tensor *x, nnc_tensor *w, nnc_tensor *bias, nnc_conv_args a);
 /* x [N, C_in, L], w [C_in, C_out/groups, K], bias [C_out] or NULL -> [N, C_out, OL] */
 nnc_tensor *nnc_conv_transpose1d(nnc_tensor *x, nnc_tensor *w, nnc_tensor *bias, nnc_conv_args a);
+
+/* ---- linear recurrences ---- (scan.c; rows in table_scan.c)
+ * Recurrences along the time axis with a plain step-by-step reference kernel (double) and
+ * a fast kernel; gradients for every float input.
+ *
+ * Diagonal linear recurrence (Mamba's selective scan after discretisation):
+ *   h_t = a_t * h_{t-1} + bx_t  (elementwise; h_{-1} = h0, or 0 when h0 is NULL)
+ * a, bx [B, T, D], h0 [B, D] or NULL -> h [B, T, D].  Any a is allowed: a in (-1, 1) is the
+ * negative-eigenvalue extension (a = 2 exp(dt A) - 1).  Chunked over T when B*D is small. */
+nnc_tensor *nnc_scan_diag(nnc_tensor *a, nnc_tensor *bx, nnc_tensor *h0);
+/* The delta rule (DeltaNet), independently for every leading index (batch, head):
+ *   S_t = S_{t-1} (I - beta_t k_t k_t^T) + beta_t v_t k_t^T,   o_t = S_t q_t
+ * (S [Dv, Dk]; S_{-1} = S0, or 0 when S0 is NULL).  A_t = I - beta_t k k^T has eigenvalues 1
+ * and 1 - beta_t |k|^2: with k L2-normalised by the caller, beta in (0, 2) allows negative
+ * eigenvalues (beta = 2 sigmoid(.), the state-tracking extension).
+ * q, k [..., T, Dk], v [..., T, Dv], beta [..., T], S0 [..., Dv, Dk] or NULL -> o [..., T, Dv]
+ * (typically [B, H, T, D]).  nnc_scan_delta_ex also returns the final state S_{T-1}
+ * [..., Dv, Dk] in *S_final (if not NULL) without a gradient (for carrying state across
+ * calls; detach-style, as in truncated backpropagation). */
+nnc_tensor *nnc_scan_delta(nnc_tensor *q, nnc_tensor *k, nnc_tensor *v, nnc_tensor *beta, nnc_tensor *S0);
+nnc_tensor *nnc_scan_delta_ex(nnc_tensor *q, nnc_tensor *k, nnc_tensor *v, nnc_tensor *beta, nnc_tensor *S0,
+                              nnc_tensor **S_final);
+
+/* ---- attention and Transformer blocks ---- (attention.c, layernorm.c, bias_gelu.c; rows in
+ * table_attention.c, table_layernorm.c, table_bias_gelu.c)
+ * Scaled dot-product attention, one fused op: for every batch index (the leading dims, which
+ * broadcast between q, k and v as in matmul)
+ *   S = scale * q k^T,  S = -inf where the mask is 0 or (causal and key c > query r),
+ *   out = softmax(S, last dim) v,
+ * q [..., Tq, D], k [..., Tk, D], v [..., Tk, Dv] -> [..., Tq, Dv]; scale 0 means 1/sqrt(D).
+ * mask: NULL or u8 broadcastable to [..., Tq, Tk], nonzero = keep (PyTorch's boolean
+ * attn_mask uses the opposite sense: True = masked out).  causal is top-left aligned, as
+ * torch's scaled_dot_product_attention(is_causal=True): query r sees keys c <= r.  A query
+ * whose keys are all masked gets a zero output and zero gradients (not NaN).  Saves the
+ * probabilities ([..., Tq, Tk]) for backward.  q, k, v are read through their strides when
+ * their last dim is unit-stride (heads permuted out of [B, T, H, D] need no copy). */
+nnc_tensor *nnc_attention(nnc_tensor *q, nnc_tensor *k, nnc_tensor *v, const nnc_tensor *mask, bool causal,
+                          double scale);
+/* multi-head self-attention on a packed projection, the fast path of MultiheadAttention:
+ * qkv [B, T, 3*E] (q | k | v along the last dim, as nn.MultiheadAttention's in_proj output;
+ * head h of each is columns h*D .. h*D+D-1, D = E/heads) -> [B, T, E] (heads concatenated).
+ * The same as nnc_attention on the [B, heads, T, D] views, without views or copies; mask
+ * broadcasts to [B, heads, T, T]. */
+nnc_tensor *nnc_attention_packed(nnc_tensor *qkv, int64_t heads, const nnc_tensor *mask, bool causal, double scale);
+/* block-local attention: query r sees key c only when r / chunk == c / chunk (and c <= r if
+ * causal); Tq == Tk.  When chunk divides T it runs nnc_attention on [..., T/chunk, chunk, D]
+ * views (cost T*chunk per row block, not T^2), else with a [T, T] mask.  Scale 1/sqrt(D). */
+nnc_tensor *nnc_chunked_attention(nnc_tensor *q, nnc_tensor *k, nnc_tensor *v, int64_t chunk, bool causal);
+/* layer normalisation over the last dim, one fused op: x [..., C], weight and bias [C] or
+ * NULL; y = (x - mean) / sqrt(var + eps) * weight + bias, var biased (F.layer_norm over the
+ * last dim).  Saves x and the per-row mean and 1/std. */
+nnc_tensor *nnc_layer_norm(nnc_tensor *x, nnc_tensor *weight, nnc_tensor *bias, double eps);
+/* y = gelu(x + bias) (the erf form), one fused op (bias_gelu.c): x [..., C], bias [C] or
+ * NULL.  A feed-forward's first half is nnc_linear(x, w, NULL) then this. */
+nnc_tensor *nnc_bias_gelu(nnc_tensor *x, nnc_tensor *bias);
 
 #endif

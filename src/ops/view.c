@@ -155,18 +155,18 @@ nnc_tensor *nnc_transpose(nnc_tensor *x, int axis0, int axis1) {
   return nnc_permute(x, perm);
 }
 
-/* ---- narrow / slice: backward scatters g into zeros of the input's shape ---- */
+/* ---- narrow / slice: backward adds g into the slice's part of the input's gradient ---- */
 static void slice_backward(nnc_node *n) {
   nnc_tensor *x = n->in[0];
-  nnc_tensor *gx = nnc_zeros(x->dtype, x->ndim, x->shape);
+  if (!x->requires_grad) return;
+  nnc_tensor *gx = nnc_grad_of(x); /* zeros once; later slices of x add into the same tensor */
   int axis = (int)n->i[0];
-  int64_t start = n->i[1], len = n->out->shape[axis], step = n->i[2];
+  int64_t start = n->i[1], step = n->i[2];
   nnc_tensor *part = nnc_view_raw(gx);
-  part->shape[axis] = len;
-  part->offset = start * gx->stride[axis];
+  part->shape[axis] = n->out->shape[axis];
+  part->offset = gx->offset + start * gx->stride[axis];
   part->stride[axis] = gx->stride[axis] * step;
-  nnc_copy_into(part, n->out->grad);
-  nnc_accum_grad(x, gx);
+  nnc_add_into(part, n->out->grad);
 }
 NNC_OP_DEF(op_slice, "slice", slice_backward);
 
