@@ -4,6 +4,9 @@
  *   make bench && build/bench/bench_conv            (timings at 1 and 2 threads)
  *   build/bench/bench_conv check                    (fast kernels vs reference, f32 and f64)
  *   build/bench/bench_conv quick                    (fewer repetitions)
+ *   build/bench/bench_conv --threads 2 --skip-direct (one thread count; without the slow one)
+ *   build/bench/bench_conv shapes                   (other shapes: RGB input, 1x1, strided,
+ *                                                     depthwise, grouped, 1-d, dilated)
  *
  * Layers (batch 128, f32): conv1 5x5, 1 -> 32 channels, 28x28, pad 2;
  *                          conv2 5x5, 32 -> 64 channels, 14x14, pad 2.
@@ -11,7 +14,7 @@
  * repeated after a warm-up; a line gives the minimum and the median time in ms and GFLOP/s
  * at the minimum (2 * N*O*OH*OW * C/G*KH*KW flops per pass).  "step" is what one training
  * step costs: fwd + bwd_weights for conv1 (its input needs no gradient), all three for
- * conv2.  The machine is shared, so the minimum is the number to read. */
+ * conv2; "reorders" the part of it spent converting to and from oneDNN's layouts.  The machine is shared, so the minimum is the number to read. */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -75,64 +78,112 @@ static void run_pass(int pass, nnc_conv_impl impl, const nnc_conv_geom *g, bufs 
   nnc_arena_reset(nnc_arena_current());
 }
 
-/* min and median seconds of reps runs after a warm-up */
+/* min and median seconds of reps runs after a warm-up; the least time spent in reorders */
 static void time_pass(int pass, nnc_conv_impl impl, const nnc_conv_geom *g, bufs *b, int reps, double *tmin,
-                      double *tmed) {
-  double t[64];
+                      double *tmed, double *treorder) {
+  double t[64], ro[64];
   if (reps > 64) reps = 64;
   run_pass(pass, impl, g, b);
   run_pass(pass, impl, g, b);
   for (int r = 0; r < reps; r++) {
-    double t0 = now();
+    double r0 = nnc_conv_onednn_reorder_seconds(), t0 = now();
     run_pass(pass, impl, g, b);
     t[r] = now() - t0;
+    ro[r] = nnc_conv_onednn_reorder_seconds() - r0;
   }
   qsort(t, (size_t)reps, sizeof *t, cmp_double);
+  qsort(ro, (size_t)reps, sizeof *ro, cmp_double);
   *tmin = t[0];
   *tmed = t[reps / 2];
+  *treorder = ro[0];
 }
 
-static void bench(bool quick) {
+static void bench(bool quick, int only_threads, bool skip_direct) {
   nnc_conv_geom layers[2] = {layer(128, 1, 28, 32, 5, 2), layer(128, 32, 14, 64, 5, 2)};
   const char *lname[2] = {"conv1 1->32 28x28", "conv2 32->64 14x14"};
-  nnc_conv_impl impls[] = {NNC_CONV_DIRECT, NNC_CONV_IM2COL, NNC_CONV_ONEDNN, NNC_CONV_ONEDNN_BLOCKED};
+  nnc_conv_impl impls[] = {NNC_CONV_DIRECT, NNC_CONV_IM2COL, NNC_CONV_ONEDNN, NNC_CONV_ONEDNN_BLOCKED,
+                           NNC_CONV_ONEDNN_NHWC};
   int nimpl = (int)(sizeof impls / sizeof *impls);
-  printf("oneDNN implementations (plain / blocked):\n");
+  printf("oneDNN implementations (plain / blocked / nhwc):\n");
   for (int l = 0; l < 2; l++)
     for (int p = 0; p < NPASS; p++) {
-      char plain[128];
-      snprintf(plain, sizeof plain, "%s", nnc_conv_onednn_impl(&layers[l], false, p, true));
-      printf("  %-20s %-12s %-28s %s\n", lname[l], pass_name[p], plain, nnc_conv_onednn_impl(&layers[l], true, p, true));
+      printf("  %-20s %-12s", lname[l], pass_name[p]);
+      for (int m = 0; m < 3; m++) printf(" %-24s", nnc_conv_onednn_impl(&layers[l], (nnc_conv_layout)m, p, true));
+      printf("\n");
     }
   for (int threads = 1; threads <= 2; threads++) {
+    if (only_threads && threads != only_threads) continue;
     omp_set_num_threads(threads);
     printf("\nthreads %d, batch 128, f32: min ms (median ms) GFLOP/s at the min\n", threads);
-    printf("%-16s %-20s %24s %24s %24s %10s\n", "kernel", "layer", "fwd", "bwd_data", "bwd_weights", "step ms");
+    printf("%-16s %-20s %24s %24s %24s %10s %10s\n", "kernel", "layer", "fwd", "bwd_data", "bwd_weights", "step ms",
+           "reorders");
     double total[8] = {0};
     for (int l = 0; l < 2; l++) {
       bufs b = alloc_bufs(&layers[l]);
       double f = flops(&layers[l]);
       for (int k = 0; k < nimpl; k++) {
+        if (skip_direct && impls[k] == NNC_CONV_DIRECT) continue;
         printf("%-16s %-20s", nnc_conv_impl_name[impls[k]], lname[l]);
-        double step = 0;
+        double step = 0, reorders = 0;
         for (int p = 0; p < NPASS; p++) {
-          double tmin, tmed;
+          double tmin, tmed, tro;
           int reps = quick ? 5 : (impls[k] == NNC_CONV_DIRECT ? 7 : 25);
-          time_pass(p, impls[k], &layers[l], &b, reps, &tmin, &tmed);
+          time_pass(p, impls[k], &layers[l], &b, reps, &tmin, &tmed, &tro);
           char cell[64];
           snprintf(cell, sizeof cell, "%.2f (%.2f) %5.0f", 1e3 * tmin, 1e3 * tmed, f / tmin * 1e-9);
           printf(" %24s", cell);
-          if (!(l == 0 && p == BWD_DATA)) step += tmin;
+          if (!(l == 0 && p == BWD_DATA)) step += tmin, reorders += tro;
         }
         total[k] += step;
-        printf(" %10.2f\n", 1e3 * step);
+        printf(" %10.2f %10.2f\n", 1e3 * step, 1e3 * reorders);
         fflush(stdout);
       }
       free_bufs(&b);
     }
     printf("both layers, one step (min ms):");
-    for (int k = 0; k < nimpl; k++) printf("  %s %.2f", nnc_conv_impl_name[impls[k]], 1e3 * total[k]);
+    for (int k = 0; k < nimpl; k++)
+      if (!(skip_direct && impls[k] == NNC_CONV_DIRECT)) printf("  %s %.2f", nnc_conv_impl_name[impls[k]], 1e3 * total[k]);
     printf("\n");
+  }
+}
+
+/* other shapes, to see whether the choice holds beyond the CNN: min ms per pass */
+static void bench_shapes(bool quick, int only_threads) {
+  struct {
+    const char *name;
+    nnc_conv_geom g;
+  } shapes[] = {
+      {"rgb 3->32 32x32 k3 p1 N64", {64, 3, 32, 32, 32, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"3x3 64->64 28x28 p1 N32", {32, 64, 28, 28, 64, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 1}},
+      {"3x3 s2 64->128 28x28 N32", {32, 64, 28, 28, 128, 14, 14, 3, 3, 2, 2, 1, 1, 1, 1, 1}},
+      {"1x1 128->256 14x14 N32", {32, 128, 14, 14, 256, 14, 14, 1, 1, 1, 1, 0, 0, 1, 1, 1}},
+      {"dw 3x3 128 28x28 p1 N32", {32, 128, 28, 28, 128, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 128}},
+      {"grp8 3x3 64->64 28x28 N32", {32, 64, 28, 28, 64, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 8}},
+      {"1d k5 64->64 L256 p2 N32", {32, 64, 1, 256, 64, 1, 256, 1, 5, 1, 1, 0, 2, 1, 1, 1}},
+      {"dil2 3x3 32->32 28x28 N32", {32, 32, 28, 28, 32, 28, 28, 3, 3, 1, 1, 2, 2, 2, 2, 1}},
+  };
+  nnc_conv_impl impls[] = {NNC_CONV_IM2COL, NNC_CONV_ONEDNN, NNC_CONV_ONEDNN_BLOCKED, NNC_CONV_ONEDNN_NHWC};
+  int nimpl = (int)(sizeof impls / sizeof *impls), nshape = (int)(sizeof shapes / sizeof *shapes);
+  for (int threads = 1; threads <= 2; threads++) {
+    if (only_threads && threads != only_threads) continue;
+    omp_set_num_threads(threads);
+    printf("\nother shapes, threads %d, f32: min ms fwd / bwd_data / bwd_weights\n%-28s", threads, "shape");
+    for (int k = 0; k < nimpl; k++) printf(" %26s", nnc_conv_impl_name[impls[k]]);
+    printf("\n");
+    for (int i = 0; i < nshape; i++) {
+      bufs b = alloc_bufs(&shapes[i].g);
+      printf("%-28s", shapes[i].name);
+      for (int k = 0; k < nimpl; k++) {
+        double t[NPASS], tmed, tro;
+        for (int p = 0; p < NPASS; p++) time_pass(p, impls[k], &shapes[i].g, &b, quick ? 3 : 9, &t[p], &tmed, &tro);
+        char cell[64];
+        snprintf(cell, sizeof cell, "%.2f / %.2f / %.2f", 1e3 * t[0], 1e3 * t[1], 1e3 * t[2]);
+        printf(" %26s", cell);
+      }
+      printf("\n");
+      fflush(stdout);
+      free_bufs(&b);
+    }
   }
 }
 
@@ -175,8 +226,9 @@ static int check_geom(const nnc_conv_geom *g, nnc_rng *rng) {
     nnc_conv_fwd(NNC_CONV_REF, t, g, x, w, b, r[0]);
     nnc_conv_bwd_data(NNC_CONV_REF, t, g, dy, w, r[1]);
     nnc_conv_bwd_weights(NNC_CONV_REF, t, g, x, dy, r[2], r[3]);
-    nnc_conv_impl impls[] = {NNC_CONV_AUTO, NNC_CONV_DIRECT, NNC_CONV_IM2COL, NNC_CONV_ONEDNN, NNC_CONV_ONEDNN_BLOCKED};
-    for (int k = 0; k < 5; k++) {
+    nnc_conv_impl impls[] = {NNC_CONV_AUTO,   NNC_CONV_DIRECT,         NNC_CONV_IM2COL,
+                             NNC_CONV_ONEDNN, NNC_CONV_ONEDNN_BLOCKED, NNC_CONV_ONEDNN_NHWC};
+    for (int k = 0; k < 6; k++) {
       if (!f32 && k != 0 && impls[k] != NNC_CONV_IM2COL) continue; /* the others run im2col for f64 */
       for (int i = 0; i < 4; i++) memset(o[i], 0xff, (size_t)(i == 0 ? ny : i == 1 ? nx : i == 2 ? nw : g->O) * es);
       nnc_conv_fwd(impls[k], t, g, x, w, b, o[0]);
@@ -250,7 +302,20 @@ static int check(void) {
 
 int main(int argc, char **argv) {
   nnc_init();
-  if (argc > 1 && strcmp(argv[1], "check") == 0) return check() ? 1 : 0;
-  bench(argc > 1 && strcmp(argv[1], "quick") == 0);
+  bool quick = false, skip_direct = false, shapes = false;
+  int threads = 0;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "check") == 0) return check() ? 1 : 0;
+    else if (strcmp(argv[i], "quick") == 0) quick = true;
+    else if (strcmp(argv[i], "shapes") == 0) shapes = true;
+    else if (strcmp(argv[i], "--skip-direct") == 0) skip_direct = true;
+    else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
+    else {
+      fprintf(stderr, "usage: bench_conv [check | quick | shapes] [--threads N] [--skip-direct]\n");
+      return 2;
+    }
+  }
+  if (shapes) bench_shapes(quick, threads);
+  else bench(quick, threads, skip_direct);
   return 0;
 }
