@@ -3,9 +3,12 @@
  *
  * A reduction over a set of axes is planned once (rplan): the kept dims in output order and
  * the reduced dims sorted by stride, each merged where x is contiguous across them.  A
- * "pass" computes one double per output: a sum, max or min of x, or a sum of (x-c)^2,
+ * "pass" computes one double per output: a sum, max or min of x, or a sum of x-c, (x-c)^2,
  * exp(x-c) or [x == c] around a per-output centre c.  Every op is one or two passes: var is
- * sum -> mean -> squared deviations; logsumexp is max -> sum of exp(x - max).
+ * the mean of x shifted by its first element (exact for constant data, so std is exactly 0
+ * there; std's gradient is taken as 0 where std is 0, where PyTorch gives NaN), then squared
+ * deviations; logsumexp is max, then sum of exp(x - max).  max/min backward counts ties with
+ * an [x == max] pass and gives each tie an equal share.
  *
  * Two fast pass kernels, typed for f32 and f64, always accumulate in double:
  *   rows     each output walks its reduced elements; the innermost reduced dim is the row
@@ -147,7 +150,7 @@ static inline bool odo_next(odometer *o) {
 }
 
 /* ======================= passes ======================= */
-enum { P_SUM, P_MAX, P_MIN, P_SQDEV, P_EXP, P_EQ };
+enum { P_SUM, P_MAX, P_MIN, P_DEV, P_SQDEV, P_EXP, P_EQ };
 
 static inline double pass_init(int op) { return op == P_MAX ? -INFINITY : op == P_MIN ? INFINITY : 0.0; }
 
@@ -158,9 +161,65 @@ static inline double pass_combine(int op, double a, double b) {
   return a + b;
 }
 
+/* e^x in float within 1.5 ulp (Cody-Waite reduction, Cephes polynomial), written so that
+ * loops over it vectorize, which glibc's expf does not without -ffast-math.  Overflow gives
+ * inf, underflow gradual denormals then 0, NaN stays NaN.  The scale 2^k is applied in two
+ * halves so that every k in [-150, 128] is representable. */
+static inline float exp_f32(float x) {
+  float xc = x < -104.0f ? -104.0f : (x > 89.0f ? 89.0f : x);
+  float k = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* rounded to an integer */
+  float r = xc - k * 0.693359375f;
+  r = r - k * -2.12194440e-4f;
+  float q = ((((1.9875691500E-4f * r + 1.3981999507E-3f) * r + 8.3334519073E-3f) * r + 4.1665795894E-2f) * r +
+             1.6666665459E-1f) * r + 5.0000001201E-1f;
+  float e = q * (r * r) + r + 1.0f;
+  int32_t ki = (int32_t)k, k1 = ki >> 1, k2 = ki - k1;
+  int32_t b1 = (k1 + 127) * (1 << 23), b2 = (k2 + 127) * (1 << 23);
+  float s1, s2;
+  memcpy(&s1, &b1, sizeof s1);
+  memcpy(&s2, &b2, sizeof s2);
+  float y = e * s1 * s2;
+  return x != x ? x : y;
+}
+
+/* a vectorized sum into v over a loop that calls exp: f32 uses exp_f32, which vectorizes;
+ * f64 calls libm's exp, which does not */
+#define NNC_PRAGMA(x) _Pragma(#x)
+#define SIMD_SUM_f32(v) NNC_PRAGMA(omp simd reduction(+ : v))
+#define SIMD_SUM_f64(v)
+/* gcc 12 at -O2 vectorizes only loops whose trip count fits the vector length ("very
+ * cheap" cost model); omp simd asks for vectorization of the hot loops regardless */
+#define NNC_SIMD _Pragma("omp simd")
+#define SIMD_EXP_f32 NNC_SIMD
+#define SIMD_EXP_f64
+
+/* the max (min) of n contiguous values folded into a, NaN if any is NaN.  32 independent
+ * lanes with a sticky-NaN select: compilers turn the lane loop into vector compares and
+ * blends (a plain max reduction does not vectorize without -ffast-math). */
+#define EXT_LANES 32
+#define ROW_EXTREMUM(T, sfx, name, OP, CMP)                                                       \
+  static inline double name##_##sfx(const T *p, int64_t n, double a) {                            \
+    int64_t j = 0;                                                                                \
+    if (n >= EXT_LANES) {                                                                         \
+      T m[EXT_LANES];                                                                             \
+      for (int k = 0; k < EXT_LANES; k++) m[k] = (T)a;                                            \
+      for (; j + EXT_LANES <= n; j += EXT_LANES)                                                  \
+        for (int k = 0; k < EXT_LANES; k++) {                                                     \
+          T v = p[j + k];                                                                         \
+          m[k] = ((v CMP m[k]) | (v != v)) ? v : m[k];                                            \
+        }                                                                                         \
+      for (int k = 0; k < EXT_LANES; k++) a = pass_combine(OP, a, m[k]);                          \
+    }                                                                                             \
+    for (; j < n; j++) a = pass_combine(OP, a, p[j]);                                             \
+    return a;                                                                                     \
+  }
+#define ROW_EXTREMA(T, sfx) ROW_EXTREMUM(T, sfx, rowmax, P_MAX, >) ROW_EXTREMUM(T, sfx, rowmin, P_MIN, <)
+ROW_EXTREMA(float, f32)
+ROW_EXTREMA(double, f64)
+
 #define PASS_KERNELS(T, sfx, EXPF)                                                                \
   /* a folded over n elements p[0], p[s], ... */                                                  \
-  static inline double row_##sfx(int op, const T *p, int64_t n, int64_t s, double c, double a) {   \
+  static inline double row_##sfx(int op, const T *p, int64_t n, int64_t s, double c, double a) {  \
     switch (op) {                                                                                 \
     case P_SUM:                                                                                   \
       if (s == 1) {                                                                               \
@@ -171,10 +230,20 @@ static inline double pass_combine(int op, double a, double b) {
       }                                                                                           \
       break;                                                                                      \
     case P_MAX:                                                                                   \
-      for (int64_t j = 0; j < n; j++) { double v = p[j * s]; if (v > a || v != v) a = v; }         \
+      if (s == 1) return rowmax_##sfx(p, n, a);                                                   \
+      for (int64_t j = 0; j < n; j++) { double v = p[j * s]; if (v > a || v != v) a = v; }        \
       break;                                                                                      \
     case P_MIN:                                                                                   \
-      for (int64_t j = 0; j < n; j++) { double v = p[j * s]; if (v < a || v != v) a = v; }         \
+      if (s == 1) return rowmin_##sfx(p, n, a);                                                   \
+      for (int64_t j = 0; j < n; j++) { double v = p[j * s]; if (v < a || v != v) a = v; }        \
+      break;                                                                                      \
+    case P_DEV:                                                                                   \
+      if (s == 1) {                                                                               \
+        _Pragma("omp simd reduction(+ : a)")                                                      \
+        for (int64_t j = 0; j < n; j++) a += (double)p[j] - c;                                    \
+      } else {                                                                                    \
+        for (int64_t j = 0; j < n; j++) a += (double)p[j * s] - c;                                \
+      }                                                                                           \
       break;                                                                                      \
     case P_SQDEV:                                                                                 \
       if (s == 1) {                                                                               \
@@ -186,7 +255,12 @@ static inline double pass_combine(int op, double a, double b) {
       break;                                                                                      \
     case P_EXP: {                                                                                 \
       T ct = (T)c;                                                                                \
-      for (int64_t j = 0; j < n; j++) a += (double)EXPF(p[j * s] - ct);                           \
+      if (s == 1) {                                                                               \
+        SIMD_SUM_##sfx(a)                                                                         \
+        for (int64_t j = 0; j < n; j++) a += (double)EXPF(p[j] - ct);                             \
+      } else {                                                                                    \
+        for (int64_t j = 0; j < n; j++) a += (double)EXPF(p[j * s] - ct);                         \
+      }                                                                                           \
       break;                                                                                      \
     }                                                                                             \
     default: /* P_EQ */                                                                           \
@@ -242,21 +316,31 @@ static inline double pass_combine(int op, double a, double b) {
           const T *q = xb + off + r.off + i * s;                                                  \
           switch (op) {                                                                           \
           case P_SUM:                                                                             \
+            NNC_SIMD                                                                              \
             for (int64_t j = 0; j < len; j++) acc[j] += (double)q[j];                             \
             break;                                                                                \
           case P_MAX:                                                                             \
+            NNC_SIMD                                                                              \
             for (int64_t j = 0; j < len; j++) { double v = q[j]; acc[j] = (v > acc[j] || v != v) ? v : acc[j]; } \
             break;                                                                                \
           case P_MIN:                                                                             \
+            NNC_SIMD                                                                              \
             for (int64_t j = 0; j < len; j++) { double v = q[j]; acc[j] = (v < acc[j] || v != v) ? v : acc[j]; } \
             break;                                                                                \
+          case P_DEV:                                                                             \
+            NNC_SIMD                                                                              \
+            for (int64_t j = 0; j < len; j++) acc[j] += (double)q[j] - cc[j];                     \
+            break;                                                                                \
           case P_SQDEV:                                                                           \
+            NNC_SIMD                                                                              \
             for (int64_t j = 0; j < len; j++) { double v = (double)q[j] - cc[j]; acc[j] += v * v; } \
             break;                                                                                \
           case P_EXP:                                                                             \
+            SIMD_EXP_##sfx                                                                        \
             for (int64_t j = 0; j < len; j++) acc[j] += (double)EXPF(q[j] - (T)cc[j]);            \
             break;                                                                                \
           default:                                                                                \
+            NNC_SIMD                                                                              \
             for (int64_t j = 0; j < len; j++) acc[j] += (double)q[j] == cc[j];                    \
           }                                                                                       \
         }                                                                                         \
@@ -267,23 +351,27 @@ static inline double pass_combine(int op, double a, double b) {
   }                                                                                               \
                                                                                                   \
   static void pass_##sfx(const rplan *p, const T *xb, int op, const double *cen, double *res) {   \
+    bool cols = p->nk > 0 && p->kstride[p->nk - 1] == 1 && p->rstride[p->nr - 1] != 1;            \
     void (*kernel)(const rplan *, const T *, int, const double *, int64_t, int64_t, int64_t,      \
-                   int64_t, double *) =                                                           \
-        (p->nk > 0 && p->kstride[p->nk - 1] == 1 && p->rstride[p->nr - 1] != 1) ? cols_##sfx      \
-                                                                                 : rows_##sfx;    \
+                   int64_t, double *) = cols ? cols_##sfx : rows_##sfx;                           \
     int64_t nout = p->nout, r0n = p->rshape[0];                                                   \
+    /* the unit of work over outputs: one output (rows) or a block of neighbours (columns) */     \
+    int64_t unit = cols ? (p->kshape[p->nk - 1] < 256 ? p->kshape[p->nk - 1] : 256) : 1;          \
+    int64_t units = (nout + unit - 1) / unit;                                                     \
     if (nout == 0) return;                                                                        \
     if (nout * p->count < NNC_PARALLEL_MIN) {                                                     \
       kernel(p, xb, op, cen, 0, nout, 0, r0n, res);                                               \
-    } else if (nout >= 64 || r0n < 4) {                                                           \
-      int64_t nch = nout < 256 ? nout : 256, per = (nout + nch - 1) / nch;                        \
+    } else if (units >= 16 || r0n < 4) {                                                          \
+      int64_t nch = units < 256 ? units : 256, per = (units + nch - 1) / nch * unit;              \
       _Pragma("omp parallel for schedule(dynamic, 1)")                                            \
       for (int64_t c = 0; c < nch; c++) {                                                         \
         int64_t a = c * per, b = a + per < nout ? a + per : nout;                                 \
         if (a < b) kernel(p, xb, op, cen, a, b, 0, r0n, res);                                     \
       }                                                                                           \
     } else { /* few outputs, many elements each: fixed blocks of the outer reduced dim */         \
-      int64_t nb = r0n < 64 ? r0n : 64, per = (r0n + nb - 1) / nb;                                \
+      int64_t nb = nout * p->count / (NNC_PARALLEL_MIN / 2);                                      \
+      nb = nb < 64 ? nb : 64, nb = nb < r0n ? nb : r0n;                                           \
+      int64_t per = (r0n + nb - 1) / nb;                                                          \
       nb = (r0n + per - 1) / per;                                                                 \
       double *part = nnc_arena_alloc(nnc_arena_current(), (size_t)(nb * nout) * sizeof(double));  \
       _Pragma("omp parallel for schedule(dynamic, 1)")                                            \
@@ -291,15 +379,20 @@ static inline double pass_combine(int op, double a, double b) {
         int64_t lo = b * per, hi = lo + per < r0n ? lo + per : r0n;                               \
         kernel(p, xb, op, cen, 0, nout, lo, hi, part + b * nout);                                 \
       }                                                                                           \
-      for (int64_t o = 0; o < nout; o++) {                                                        \
-        double a = part[o];                                                                       \
-        for (int64_t b = 1; b < nb; b++) a = pass_combine(op, a, part[b * nout + o]);             \
-        res[o] = a;                                                                               \
+      memcpy(res, part, (size_t)nout * sizeof(double));                                           \
+      for (int64_t b = 1; b < nb; b++) { /* in block order, whatever the thread count */          \
+        const double *q = part + b * nout;                                                        \
+        if (op == P_MAX || op == P_MIN)                                                           \
+          for (int64_t o = 0; o < nout; o++) res[o] = pass_combine(op, res[o], q[o]);             \
+        else {                                                                                    \
+          NNC_SIMD                                                                                \
+          for (int64_t o = 0; o < nout; o++) res[o] += q[o];                                      \
+        }                                                                                         \
       }                                                                                           \
     }                                                                                             \
   }
 
-PASS_KERNELS(float, f32, expf)
+PASS_KERNELS(float, f32, exp_f32)
 PASS_KERNELS(double, f64, exp)
 
 /* the reference pass: every element of x in logical order, in double */
@@ -317,6 +410,7 @@ static void pass_ref(const nnc_tensor *x, unsigned mask, int op, const double *c
     case P_SUM: res[o] += v; break;
     case P_MAX: if (v > res[o] || v != v) res[o] = v; break;
     case P_MIN: if (v < res[o] || v != v) res[o] = v; break;
+    case P_DEV: res[o] += v - c; break;
     case P_SQDEV: res[o] += (v - c) * (v - c); break;
     case P_EXP: res[o] += exp(v - c); break;
     default: res[o] += v == c;
@@ -328,6 +422,19 @@ static void run_pass(const nnc_tensor *x, unsigned mask, const rplan *p, int op,
   if (nnc_reference_kernels()) pass_ref(x, mask, op, cen, res, p->nout);
   else if (x->dtype == NNC_F32) pass_f32(p, x->storage->data, op, cen, res);
   else pass_f64(p, x->storage->data, op, cen, res);
+}
+
+/* c[o] = the first element of output o's group (0 for an empty group) */
+static void first_elements(const rplan *p, const nnc_tensor *x, double *c) {
+  for (int64_t o = 0; o < p->nout; o++) {
+    int64_t off = p->off;
+    for (int64_t t = o, d = p->nk - 1; d >= 0; d--) {
+      off += (t % p->kshape[d]) * p->kstride[d];
+      t /= p->kshape[d];
+    }
+    c[o] = p->count == 0 ? 0 : x->dtype == NNC_F32 ? ((const float *)x->storage->data)[off]
+                                                   : ((const double *)x->storage->data)[off];
+  }
 }
 
 static double *scratch(int64_t n) {
@@ -379,11 +486,47 @@ enum { BW_SCALE, BW_EQ, BW_VAR, BW_STD, BW_LSE };
  *   BW_SCALE  g*s                      BW_EQ   [x == a1] g / a2   (max/min; a2 = ties)
  *   BW_VAR    g*s*(x - a1)             BW_STD  g*s*(x - a1)/a2, 0 where a2 == 0
  *   BW_LSE    g*exp(x - a1) */
+#define BW_ROW(T, DI, XI, OI, PRAG)                                                               \
+  do {                                                                                            \
+    switch (mode) {                                                                               \
+    case BW_SCALE:                                                                                \
+      PRAG                                                                                        \
+      for (int64_t j = j0; j < j1; j++) dp[j * (DI)] += (T)(g[ob + j * (OI)] * s);                \
+      break;                                                                                      \
+    case BW_EQ:                                                                                   \
+      PRAG                                                                                        \
+      for (int64_t j = j0; j < j1; j++) {                                                         \
+        int64_t k = ob + j * (OI);                                                                \
+        if ((double)xp[j * (XI)] == a1[k]) dp[j * (DI)] += (T)(g[k] / a2[k]);                     \
+      }                                                                                           \
+      break;                                                                                      \
+    case BW_VAR:                                                                                  \
+      PRAG                                                                                        \
+      for (int64_t j = j0; j < j1; j++) {                                                         \
+        int64_t k = ob + j * (OI);                                                                \
+        dp[j * (DI)] += (T)(g[k] * s * ((double)xp[j * (XI)] - a1[k]));                           \
+      }                                                                                           \
+      break;                                                                                      \
+    case BW_STD:                                                                                  \
+      PRAG                                                                                        \
+      for (int64_t j = j0; j < j1; j++) {                                                         \
+        int64_t k = ob + j * (OI);                                                                \
+        if (a2[k] != 0) dp[j * (DI)] += (T)(g[k] * s * ((double)xp[j * (XI)] - a1[k]) / a2[k]);   \
+      }                                                                                           \
+      break;                                                                                      \
+    default: /* BW_LSE */                                                                         \
+      for (int64_t j = j0; j < j1; j++) {                                                         \
+        int64_t k = ob + j * (OI);                                                                \
+        dp[j * (DI)] += (T)(g[k] * exp((double)xp[j * (XI)] - a1[k]));                            \
+      }                                                                                           \
+    }                                                                                             \
+  } while (0)
+
 #define BW_KERNEL(T, sfx)                                                                         \
   static void bw_##sfx(const nnc_tensor *xs, const nnc_tensor *x, unsigned mask, int mode,        \
                        const T *g, const double *a1, const double *a2, double s, T *dst) {        \
     int nd = xs->ndim;                                                                            \
-    int64_t ds[NNC_MAX_DIMS], xst[NNC_MAX_DIMS] = {0}, os[NNC_MAX_DIMS], m = 1;                  \
+    int64_t ds[NNC_MAX_DIMS], xst[NNC_MAX_DIMS] = {0}, os[NNC_MAX_DIMS], m = 1;                   \
     nnc_contiguous_strides(nd, xs->shape, ds);                                                    \
     for (int d = nd - 1; d >= 0; d--) {                                                           \
       if (mask >> d & 1u) os[d] = 0;                                                              \
@@ -408,34 +551,10 @@ enum { BW_SCALE, BW_EQ, BW_VAR, BW_STD, BW_LSE };
         T *dp = dst + t.off[0];                                                                   \
         const T *xp = xb ? xb + t.off[1] : NULL;                                                  \
         int64_t di = t.inner[0], xi = t.inner[1], oi = t.inner[2], ob = t.off[2];                 \
-        switch (mode) {                                                                           \
-        case BW_SCALE:                                                                            \
-          for (int64_t j = j0; j < j1; j++) dp[j * di] += (T)(g[ob + j * oi] * s);                \
-          break;                                                                                  \
-        case BW_EQ:                                                                               \
-          for (int64_t j = j0; j < j1; j++) {                                                     \
-            int64_t k = ob + j * oi;                                                              \
-            if ((double)xp[j * xi] == a1[k]) dp[j * di] += (T)(g[k] / a2[k]);                     \
-          }                                                                                       \
-          break;                                                                                  \
-        case BW_VAR:                                                                              \
-          for (int64_t j = j0; j < j1; j++) {                                                     \
-            int64_t k = ob + j * oi;                                                              \
-            dp[j * di] += (T)(g[k] * s * ((double)xp[j * xi] - a1[k]));                           \
-          }                                                                                       \
-          break;                                                                                  \
-        case BW_STD:                                                                              \
-          for (int64_t j = j0; j < j1; j++) {                                                     \
-            int64_t k = ob + j * oi;                                                              \
-            if (a2[k] != 0) dp[j * di] += (T)(g[k] * s * ((double)xp[j * xi] - a1[k]) / a2[k]);   \
-          }                                                                                       \
-          break;                                                                                  \
-        default: /* BW_LSE */                                                                     \
-          for (int64_t j = j0; j < j1; j++) {                                                     \
-            int64_t k = ob + j * oi;                                                              \
-            dp[j * di] += (T)(g[k] * exp((double)xp[j * xi] - a1[k]));                            \
-          }                                                                                       \
-        }                                                                                         \
+        /* constant strides for the common rows, so they vectorize */                             \
+        if (di == 1 && (xi == 1 || !xb) && oi == 0) BW_ROW(T, 1, 1, 0, NNC_SIMD);                 \
+        else if (di == 1 && (xi == 1 || !xb) && oi == 1) BW_ROW(T, 1, 1, 1, NNC_SIMD);            \
+        else BW_ROW(T, di, xi, oi, );                                                             \
         e += j1 - j0;                                                                             \
         j0 = 0;                                                                                   \
         if (e < e1) nnc_iter_next(&t);                                                            \
@@ -534,8 +653,14 @@ static nnc_tensor *reduce(const nnc_op_def *def, int kind, nnc_tensor *x, unsign
   case K_STD: {
     mean = nnc_empty(NNC_F64, ndim, shape);
     double *m = nnc_f64(mean), dof = fmax(0.0, count - correction);
-    run_pass(x, mask, &p, P_SUM, NULL, m);
-    for (int64_t o = 0; o < nout; o++) m[o] /= count;
+    if (nnc_reference_kernels()) {
+      run_pass(x, mask, &p, P_SUM, NULL, m);
+      for (int64_t o = 0; o < nout; o++) m[o] /= count;
+    } else { /* the mean of the data shifted by its first element: exact for constant data */
+      first_elements(&p, x, m);
+      run_pass(x, mask, &p, P_DEV, m, res);
+      for (int64_t o = 0; o < nout; o++) m[o] += res[o] / count;
+    }
     run_pass(x, mask, &p, P_SQDEV, m, res);
     for (int64_t o = 0; o < nout; o++) res[o] = kind == K_VAR ? res[o] / dof : sqrt(res[o] / dof);
     break;
@@ -655,7 +780,7 @@ static const nnc_tensor *dense(const nnc_tensor *x) {
  * gx += y*(g - sum(g*y))  or  gx += g - exp(y)*sum(g)  (all contiguous) */
 #define SOFTMAX_KERNELS(T, sfx, EXPF, LOGF)                                                       \
   static void softmax_fwd_##sfx(const T *x, T *y, int64_t outer, int64_t n, int64_t inner, bool lg) { \
-    int64_t nblk = (inner + AXIS_BLOCK - 1) / AXIS_BLOCK, total = outer * n * inner;               \
+    int64_t nblk = (inner + AXIS_BLOCK - 1) / AXIS_BLOCK, total = outer * n * inner;              \
     _Pragma("omp parallel for if (total >= NNC_PARALLEL_MIN) schedule(static)")                   \
     for (int64_t ob = 0; ob < outer * nblk; ob++) {                                               \
       int64_t o = ob / nblk, i0 = ob % nblk * AXIS_BLOCK;                                         \
@@ -663,16 +788,19 @@ static const nnc_tensor *dense(const nnc_tensor *x) {
       const T *xr = x + o * n * inner + i0;                                                       \
       T *yr = y + o * n * inner + i0;                                                             \
       if (inner == 1) {                                                                           \
-        T m = -INFINITY;                                                                          \
-        for (int64_t j = 0; j < n; j++) if (xr[j] > m || xr[j] != xr[j]) m = xr[j];               \
+        T m = (T)rowmax_##sfx(xr, n, -INFINITY);                                                  \
         double s = 0;                                                                             \
         if (lg) {                                                                                 \
+          SIMD_SUM_##sfx(s)                                                                       \
           for (int64_t j = 0; j < n; j++) s += EXPF(xr[j] - m);                                   \
           T ls = (T)log(s);                                                                       \
+          NNC_SIMD                                                                                \
           for (int64_t j = 0; j < n; j++) yr[j] = (xr[j] - m) - ls;                               \
         } else {                                                                                  \
+          SIMD_SUM_##sfx(s)                                                                       \
           for (int64_t j = 0; j < n; j++) { T e = EXPF(xr[j] - m); yr[j] = e; s += e; }           \
           T inv = (T)(1.0 / s);                                                                   \
+          NNC_SIMD                                                                                \
           for (int64_t j = 0; j < n; j++) yr[j] *= inv;                                           \
         }                                                                                         \
         continue;                                                                                 \
@@ -681,11 +809,13 @@ static const nnc_tensor *dense(const nnc_tensor *x) {
       double s[AXIS_BLOCK];                                                                       \
       for (int64_t i = 0; i < len; i++) m[i] = -INFINITY, s[i] = 0;                               \
       for (int64_t j = 0; j < n; j++)                                                             \
+        NNC_SIMD                                                                                  \
         for (int64_t i = 0; i < len; i++) {                                                       \
           T v = xr[j * inner + i];                                                                \
           if (v > m[i] || v != v) m[i] = v;                                                       \
         }                                                                                         \
       for (int64_t j = 0; j < n; j++)                                                             \
+        SIMD_EXP_##sfx                                                                            \
         for (int64_t i = 0; i < len; i++) {                                                       \
           T e = EXPF(xr[j * inner + i] - m[i]);                                                   \
           if (!lg) yr[j * inner + i] = e;                                                         \
@@ -693,6 +823,7 @@ static const nnc_tensor *dense(const nnc_tensor *x) {
         }                                                                                         \
       for (int64_t i = 0; i < len; i++) s[i] = lg ? LOGF(s[i]) : 1.0 / s[i];                      \
       for (int64_t j = 0; j < n; j++)                                                             \
+        NNC_SIMD                                                                                  \
         for (int64_t i = 0; i < len; i++) {                                                       \
           if (lg) yr[j * inner + i] = (xr[j * inner + i] - m[i]) - (T)s[i];                       \
           else yr[j * inner + i] *= (T)s[i];                                                      \
@@ -701,21 +832,41 @@ static const nnc_tensor *dense(const nnc_tensor *x) {
   }                                                                                               \
   static void softmax_bwd_##sfx(const T *y, const T *g, T *gx, int64_t outer, int64_t n,          \
                                 int64_t inner, bool lg) {                                         \
-    int64_t nblk = (inner + AXIS_BLOCK - 1) / AXIS_BLOCK, total = outer * n * inner;               \
+    int64_t nblk = (inner + AXIS_BLOCK - 1) / AXIS_BLOCK, total = outer * n * inner;              \
     _Pragma("omp parallel for if (total >= NNC_PARALLEL_MIN) schedule(static)")                   \
     for (int64_t ob = 0; ob < outer * nblk; ob++) {                                               \
       int64_t o = ob / nblk, i0 = ob % nblk * AXIS_BLOCK;                                         \
-      int64_t len = inner - i0 < AXIS_BLOCK ? inner - i0 : AXIS_BLOCK, base = o * n * inner + i0;  \
+      int64_t len = inner - i0 < AXIS_BLOCK ? inner - i0 : AXIS_BLOCK, base = o * n * inner + i0; \
       const T *yr = y + base, *gr = g + base;                                                     \
       T *gxr = gx + base;                                                                         \
+      if (inner == 1) {                                                                           \
+        double dd = 0;                                                                            \
+        if (lg) {                                                                                 \
+          _Pragma("omp simd reduction(+ : dd)")                                                   \
+          for (int64_t j = 0; j < n; j++) dd += gr[j];                                            \
+        } else {                                                                                  \
+          _Pragma("omp simd reduction(+ : dd)")                                                   \
+          for (int64_t j = 0; j < n; j++) dd += (double)gr[j] * yr[j];                            \
+        }                                                                                         \
+        T dt = (T)dd;                                                                             \
+        if (lg)                                                                                   \
+          SIMD_EXP_##sfx                                                                          \
+          for (int64_t j = 0; j < n; j++) gxr[j] += gr[j] - EXPF(yr[j]) * dt;                     \
+        else                                                                                      \
+          NNC_SIMD                                                                                \
+          for (int64_t j = 0; j < n; j++) gxr[j] += yr[j] * (gr[j] - dt);                         \
+        continue;                                                                                 \
+      }                                                                                           \
       double d[AXIS_BLOCK];                                                                       \
       for (int64_t i = 0; i < len; i++) d[i] = 0;                                                 \
       for (int64_t j = 0; j < n; j++)                                                             \
+        NNC_SIMD                                                                                  \
         for (int64_t i = 0; i < len; i++) {                                                       \
           int64_t k = j * inner + i;                                                              \
           d[i] += lg ? (double)gr[k] : (double)gr[k] * yr[k];                                     \
         }                                                                                         \
       for (int64_t j = 0; j < n; j++)                                                             \
+        SIMD_EXP_##sfx                                                                            \
         for (int64_t i = 0; i < len; i++) {                                                       \
           int64_t k = j * inner + i;                                                              \
           T di = (T)d[i];                                                                         \
@@ -724,7 +875,7 @@ static const nnc_tensor *dense(const nnc_tensor *x) {
     }                                                                                             \
   }
 
-SOFTMAX_KERNELS(float, f32, expf, log)
+SOFTMAX_KERNELS(float, f32, exp_f32, log)
 SOFTMAX_KERNELS(double, f64, exp, log)
 
 static void softmax_ref(const nnc_tensor *x, nnc_tensor *y, int64_t outer, int64_t n, int64_t inner, bool lg) {
@@ -787,17 +938,18 @@ nnc_tensor *nnc_log_softmax(nnc_tensor *x, int axis) { return softmax_op(&op_log
 #define CUMSUM_KERNEL(T, sfx)                                                                     \
   static void cumsum_##sfx(const T *x, T *y, int64_t outer, int64_t n, int64_t inner, bool reverse, \
                            bool add) {                                                            \
-    int64_t nblk = (inner + AXIS_BLOCK - 1) / AXIS_BLOCK, total = outer * n * inner;               \
+    int64_t nblk = (inner + AXIS_BLOCK - 1) / AXIS_BLOCK, total = outer * n * inner;              \
     _Pragma("omp parallel for if (total >= NNC_PARALLEL_MIN) schedule(static)")                   \
     for (int64_t ob = 0; ob < outer * nblk; ob++) {                                               \
       int64_t o = ob / nblk, i0 = ob % nblk * AXIS_BLOCK;                                         \
-      int64_t len = inner - i0 < AXIS_BLOCK ? inner - i0 : AXIS_BLOCK, base = o * n * inner + i0;  \
+      int64_t len = inner - i0 < AXIS_BLOCK ? inner - i0 : AXIS_BLOCK, base = o * n * inner + i0; \
       double acc[AXIS_BLOCK];                                                                     \
       for (int64_t i = 0; i < len; i++) acc[i] = 0;                                               \
       for (int64_t jj = 0; jj < n; jj++) {                                                        \
         int64_t j = reverse ? n - 1 - jj : jj;                                                    \
         const T *xr = x + base + j * inner;                                                       \
         T *yr = y + base + j * inner;                                                             \
+        NNC_SIMD                                                                                  \
         for (int64_t i = 0; i < len; i++) {                                                       \
           acc[i] += xr[i];                                                                        \
           yr[i] = add ? (T)(yr[i] + acc[i]) : (T)acc[i];                                          \
