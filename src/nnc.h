@@ -36,6 +36,9 @@
 #include "data/csv.h"
 #include "io/safetensors.h"
 #include "io/params_io.h"
+#include "quant/quant.h"
+#include "quant/qmodel.h"
+#include "quant/qint.h"
 
 /* reads NNC_THREADS and sets up the library; call once at start */
 void nnc_init(void);

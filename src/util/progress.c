@@ -156,6 +156,7 @@ void nnc_progress_end(nnc_progress *p, const char *fmt, ...) {
 }
 
 void nnc_progress_log(nnc_progress *p, const char *fmt, ...) {
+  if (!fmt) return;
   if (p->tty && p->drawn) fputs("\r\x1b[K", stderr);
   va_list ap;
   va_start(ap, fmt);
