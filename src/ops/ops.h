@@ -12,7 +12,15 @@
  *   matmul.c       matmul, batched matmul, linear
  *   view.c         reshape, permute, transpose, narrow, expand, squeeze, unsqueeze, contiguous
  *   shape.c        concat, stack, split, pad, gather, index_select, scatter_add, one_hot, cast
- *   loss.c         cross_entropy, nll, mse, l1, huber, bce_with_logits */
+ *   loss.c         cross_entropy, nll, mse, l1, huber, bce_with_logits
+ *   conv.c         conv1d/2d, transposed conv1d/2d (oneDNN fast path in conv_onednn.c)
+ *   pool.c         max/avg/adaptive pooling, nearest/bilinear upsampling
+ *   norm.c         fused batch norm and group norm
+ *   layernorm.c    fused layer norm over the last dim
+ *   attention.c    fused scaled dot-product attention (packed and chunked variants)
+ *   bias_gelu.c    fused bias + GELU
+ *   scan.c         linear recurrences: diagonal (Mamba) and delta rule (DeltaNet)
+ * Each family's gradient-check rows are in table_<family>.c. */
 #ifndef NNC_OPS_H
 #define NNC_OPS_H
 #include "core/tensor.h"
