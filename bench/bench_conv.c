@@ -5,14 +5,17 @@
  *   build/bench/bench_conv check                    (fast kernels vs reference, f32 and f64)
  *   build/bench/bench_conv quick                    (fewer repetitions)
  *   build/bench/bench_conv --threads 2 --skip-direct (one thread count; without the slow one)
+ *   build/bench/bench_conv --reps 60                (more repetitions: on a busy machine the
+ *                                                     least of more runs is nearer an idle one)
  *   build/bench/bench_conv shapes                   (other shapes: RGB input, 1x1, strided,
  *                                                     depthwise, grouped, 1-d, dilated)
  *
  * Layers (batch 128, f32): conv1 5x5, 1 -> 32 channels, 28x28, pad 2;
  *                          conv2 5x5, 32 -> 64 channels, 14x14, pad 2.
  * Each pass (fwd with bias, bwd_data, bwd_weights with the bias gradient) of each kernel is
- * repeated after a warm-up; a line gives the minimum and the median time in ms and GFLOP/s
- * at the minimum (2 * N*O*OH*OW * C/G*KH*KW flops per pass).  "step" is what one training
+ * repeated after a warm-up; a cell gives the least wall time in ms, in brackets (one thread
+ * only) the least CPU time, steadier when other programs share the cores, and GFLOP/s at the
+ * least wall time (2 * N*O*OH*OW * C/G*KH*KW flops per pass).  "step" is what one training
  * step costs: fwd + bwd_weights for conv1 (its input needs no gradient), all three for
  * conv2; "reorders" the part of it spent converting to and from oneDNN's layouts.  The machine is shared, so the minimum is the number to read. */
 #include <math.h>
@@ -28,6 +31,15 @@
 static double now(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+/* CPU time of the calling thread: unlike the wall clock it stops while another program has
+ * the core, so on a shared machine it is the steadier estimate of an idle single-threaded
+ * run.  (Not for several threads: Linux's process CPU clock leaves out the slice another
+ * thread is running now, and OpenMP threads spin while they wait for a preempted one.) */
+static double cpu_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 static int cmp_double(const void *a, const void *b) {
@@ -78,25 +90,32 @@ static void run_pass(int pass, nnc_conv_impl impl, const nnc_conv_geom *g, bufs 
   nnc_arena_reset(nnc_arena_current());
 }
 
-/* min and median seconds of reps runs after a warm-up; the least time spent in reorders */
+/* the least wall seconds of reps runs after a warm-up, the least CPU seconds (NAN when more
+ * than one thread runs), and the least time spent in reorders */
 static void time_pass(int pass, nnc_conv_impl impl, const nnc_conv_geom *g, bufs *b, int reps, double *tmin,
-                      double *tmed, double *treorder) {
-  double t[64], ro[64];
+                      double *tcpu, double *treorder) {
+  double t[64], ro[64], c[64];
+  int nt = omp_get_max_threads();
   if (reps > 64) reps = 64;
+  if (reps < 1) reps = 1;
   run_pass(pass, impl, g, b);
   run_pass(pass, impl, g, b);
   for (int r = 0; r < reps; r++) {
-    double r0 = nnc_conv_onednn_reorder_seconds(), t0 = now();
+    double r0 = nnc_conv_onednn_reorder_seconds(), c0 = cpu_now(), t0 = now();
     run_pass(pass, impl, g, b);
     t[r] = now() - t0;
+    c[r] = nt == 1 ? cpu_now() - c0 : NAN;
     ro[r] = nnc_conv_onednn_reorder_seconds() - r0;
   }
   qsort(t, (size_t)reps, sizeof *t, cmp_double);
   qsort(ro, (size_t)reps, sizeof *ro, cmp_double);
+  if (nt == 1) qsort(c, (size_t)reps, sizeof *c, cmp_double);
   *tmin = t[0];
-  *tmed = t[reps / 2];
+  *tcpu = c[0];
   *treorder = ro[0];
 }
+
+static int reps_override;
 
 static void bench(bool quick, int only_threads, bool skip_direct) {
   nnc_conv_geom layers[2] = {layer(128, 1, 28, 32, 5, 2), layer(128, 32, 14, 64, 5, 2)};
@@ -114,40 +133,49 @@ static void bench(bool quick, int only_threads, bool skip_direct) {
   for (int threads = 1; threads <= 2; threads++) {
     if (only_threads && threads != only_threads) continue;
     omp_set_num_threads(threads);
-    printf("\nthreads %d, batch 128, f32: min ms (median ms) GFLOP/s at the min\n", threads);
-    printf("%-16s %-20s %24s %24s %24s %10s %10s\n", "kernel", "layer", "fwd", "bwd_data", "bwd_weights", "step ms",
+    printf("\nthreads %d, batch 128, f32: wall ms (cpu ms, 1 thread only) GFLOP/s at the wall time, each the least of "
+           "the runs\n", threads);
+    printf("%-16s %-20s %24s %24s %24s %16s %10s\n", "kernel", "layer", "fwd", "bwd_data", "bwd_weights", "step ms",
            "reorders");
-    double total[8] = {0};
+    double total[8] = {0}, total_cpu[8] = {0};
     for (int l = 0; l < 2; l++) {
       bufs b = alloc_bufs(&layers[l]);
       double f = flops(&layers[l]);
       for (int k = 0; k < nimpl; k++) {
         if (skip_direct && impls[k] == NNC_CONV_DIRECT) continue;
         printf("%-16s %-20s", nnc_conv_impl_name[impls[k]], lname[l]);
-        double step = 0, reorders = 0;
+        double step = 0, step_cpu = 0, reorders = 0;
         for (int p = 0; p < NPASS; p++) {
-          double tmin, tmed, tro;
-          int reps = quick ? 5 : (impls[k] == NNC_CONV_DIRECT ? 7 : 25);
-          time_pass(p, impls[k], &layers[l], &b, reps, &tmin, &tmed, &tro);
+          double tmin, tcpu, tro;
+          int reps = reps_override ? reps_override : quick ? 5 : (impls[k] == NNC_CONV_DIRECT ? 7 : 25);
+          time_pass(p, impls[k], &layers[l], &b, reps, &tmin, &tcpu, &tro);
           char cell[64];
-          snprintf(cell, sizeof cell, "%.2f (%.2f) %5.0f", 1e3 * tmin, 1e3 * tmed, f / tmin * 1e-9);
+          if (isnan(tcpu)) snprintf(cell, sizeof cell, "%.2f %5.0f", 1e3 * tmin, f / tmin * 1e-9);
+          else snprintf(cell, sizeof cell, "%.2f (%.2f) %5.0f", 1e3 * tmin, 1e3 * tcpu, f / tmin * 1e-9);
           printf(" %24s", cell);
-          if (!(l == 0 && p == BWD_DATA)) step += tmin, reorders += tro;
+          if (!(l == 0 && p == BWD_DATA)) step += tmin, step_cpu += tcpu, reorders += tro;
         }
         total[k] += step;
-        printf(" %10.2f %10.2f\n", 1e3 * step, 1e3 * reorders);
+        total_cpu[k] += step_cpu;
+        char cell[64];
+        if (isnan(step_cpu)) snprintf(cell, sizeof cell, "%.2f", 1e3 * step);
+        else snprintf(cell, sizeof cell, "%.2f (%.2f)", 1e3 * step, 1e3 * step_cpu);
+        printf(" %16s %10.2f\n", cell, 1e3 * reorders);
         fflush(stdout);
       }
       free_bufs(&b);
     }
-    printf("both layers, one step (min ms):");
+    printf("both layers, one step, ms wall%s:", threads == 1 ? " (cpu)" : "");
     for (int k = 0; k < nimpl; k++)
-      if (!(skip_direct && impls[k] == NNC_CONV_DIRECT)) printf("  %s %.2f", nnc_conv_impl_name[impls[k]], 1e3 * total[k]);
+      if (!(skip_direct && impls[k] == NNC_CONV_DIRECT))
+        printf(isnan(total_cpu[k]) ? "  %s %.2f" : "  %s %.2f (%.2f)", nnc_conv_impl_name[impls[k]], 1e3 * total[k],
+               1e3 * total_cpu[k]);
     printf("\n");
   }
 }
 
-/* other shapes, to see whether the choice holds beyond the CNN: min ms per pass */
+/* other shapes, to see whether the choice holds beyond the CNN: least ms per pass (CPU time at
+ * one thread, wall time at two) */
 static void bench_shapes(bool quick, int only_threads) {
   struct {
     const char *name;
@@ -167,16 +195,19 @@ static void bench_shapes(bool quick, int only_threads) {
   for (int threads = 1; threads <= 2; threads++) {
     if (only_threads && threads != only_threads) continue;
     omp_set_num_threads(threads);
-    printf("\nother shapes, threads %d, f32: min ms fwd / bwd_data / bwd_weights\n%-28s", threads, "shape");
+    printf("\nother shapes, threads %d, f32: %s ms (least of the runs), fwd / bwd_data / bwd_weights\n%-28s", threads,
+           threads == 1 ? "cpu" : "wall", "shape");
     for (int k = 0; k < nimpl; k++) printf(" %26s", nnc_conv_impl_name[impls[k]]);
     printf("\n");
     for (int i = 0; i < nshape; i++) {
       bufs b = alloc_bufs(&shapes[i].g);
       printf("%-28s", shapes[i].name);
       for (int k = 0; k < nimpl; k++) {
-        double t[NPASS], tmed, tro;
-        for (int p = 0; p < NPASS; p++) time_pass(p, impls[k], &shapes[i].g, &b, quick ? 3 : 9, &t[p], &tmed, &tro);
+        double t[NPASS], tcpu[NPASS], tro;
+        for (int p = 0; p < NPASS; p++) time_pass(p, impls[k], &shapes[i].g, &b, quick ? 3 : 9, &t[p], &tcpu[p], &tro);
         char cell[64];
+        for (int p = 0; p < NPASS; p++)
+          if (threads == 1) t[p] = tcpu[p];
         snprintf(cell, sizeof cell, "%.2f / %.2f / %.2f", 1e3 * t[0], 1e3 * t[1], 1e3 * t[2]);
         printf(" %26s", cell);
       }
@@ -310,8 +341,9 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "shapes") == 0) shapes = true;
     else if (strcmp(argv[i], "--skip-direct") == 0) skip_direct = true;
     else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps_override = atoi(argv[++i]);
     else {
-      fprintf(stderr, "usage: bench_conv [check | quick | shapes] [--threads N] [--skip-direct]\n");
+      fprintf(stderr, "usage: bench_conv [check | quick | shapes] [--threads N] [--reps N] [--skip-direct]\n");
       return 2;
     }
   }

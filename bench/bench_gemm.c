@@ -6,9 +6,9 @@
  * backends), dnnl_sgemm, OpenBLAS cblas_sgemm/dgemm (loaded with dlopen, so the library does
  * not link it, and timed after everything else; "n/a" if absent or NNC_BENCH_NO_OPENBLAS is
  * set), the reference kernel (small shapes only) and, for batched shapes, nnc-loop (a loop of
- * nnc_gemm_f32 calls).  Each line: the median time of many repetitions after a warm-up,
- * GFLOP/s, and the percentage of 228 GFLOP/s (f32) or 114 GFLOP/s (f64) times the thread
- * count.  `bench_gemm quick` runs fewer repetitions. */
+ * nnc_gemm_f32 calls).  Each line: the median time of many repetitions after a warm-up (best
+ * of ROUNDS rounds, see below), GFLOP/s, and the percentage of 228 GFLOP/s (f32) or
+ * 114 GFLOP/s (f64) times the thread count.  `bench_gemm quick` runs fewer repetitions. */
 #include <dlfcn.h>
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
@@ -59,6 +59,12 @@ enum { NNC, DNNL_SGEMM, OPENBLAS, REF, NNC_LOOP, NIMPL };
 static const char *impl_name[NIMPL] = {"nnc", "dnnl_sgemm", "openblas", "reference", "nnc-loop"};
 
 static bool quick;
+
+/* Each row is timed in ROUNDS rounds spread over the run; a round's number is the median of
+ * its repetitions and the table shows the best round.  On a shared machine another process
+ * that takes a core for a while (an OpenMP thread then waits a whole scheduler tick, 4-8 ms)
+ * spoils a round, not the result; the worst round is printed too, to show such noise. */
+#define ROUNDS 5
 
 static int64_t lda_of(const shape *s) { return s->ta ? s->M : s->K; }
 static int64_t ldb_of(const shape *s) { return s->tb ? s->K : s->N; }
@@ -121,13 +127,13 @@ static void run_f64(const job *j) {
 
 /* Median seconds per call. */
 static double time_job(void (*run)(const job *), const job *j) {
-  double budget = quick ? 0.05 : 0.3; /* seconds of timed calls, roughly */
+  double budget = quick ? 0.02 : 0.06; /* seconds of timed calls per round, roughly */
   for (int w = 0; w < 5; w++) run(j);
   double t0 = now();
   run(j);
   double one = now() - t0;
   int reps = (int)(budget / (one > 1e-7 ? one : 1e-7));
-  if (reps < 11) reps = 11;
+  if (reps < 11) reps = one > 5e-3 ? 5 : 11; /* the reference on big shapes: fewer */
   if (reps > 5000) reps = 5000;
   double *t = malloc((size_t)reps * sizeof *t);
   for (int r = 0; r < reps; r++) {
@@ -154,7 +160,7 @@ typedef struct {
   const shape *s;
   bool f64;
   int impl;
-  double ms; /* < 0: not measured */
+  double ms, worst; /* best and worst round's median; < 0: not measured */
 } row;
 
 static row rows[256];
@@ -166,7 +172,7 @@ static void add_rows(const shape *s, bool f64) {
     if (f64 && (impl == DNNL_SGEMM || impl == NNC_LOOP)) continue;
     if (impl == NNC_LOOP && s->batch == 1) continue;
     if (impl == REF && flops > 1.1e8) continue;
-    rows[nrows++] = (row){s, f64, impl, -1.0};
+    rows[nrows++] = (row){s, f64, impl, -1.0, -1.0};
   }
 }
 
@@ -185,7 +191,9 @@ static void measure(bool only_openblas) {
     fill(B, nB, w->f64);
     fill(C, nC, w->f64);
     job j = {s, w->impl, A, B, C};
-    w->ms = 1e3 * time_job(w->f64 ? run_f64 : run_f32, &j);
+    double ms = 1e3 * time_job(w->f64 ? run_f64 : run_f32, &j);
+    if (w->ms < 0 || ms < w->ms) w->ms = ms;
+    if (ms > w->worst) w->worst = ms;
     free(A);
     free(B);
     free(C);
@@ -209,8 +217,8 @@ static void print_rows(int nthr) {
     }
     double flops = 2.0 * (double)s->batch * (double)s->M * (double)s->N * (double)s->K;
     double gf = flops / w->ms * 1e-6, peak = (w->f64 ? PEAK_F64 : PEAK_F32) * nthr;
-    printf("%-16s %-27s %-10s %9.4f ms %7.1f GFLOP/s %6.1f%%\n", s->name, shp,
-           impl_name[w->impl], w->ms, gf, 100.0 * gf / peak);
+    printf("%-16s %-27s %-10s %9.4f ms %7.1f GFLOP/s %6.1f%%   (worst round %.4f ms)\n",
+           s->name, shp, impl_name[w->impl], w->ms, gf, 100.0 * gf / peak, w->worst);
   }
 }
 
@@ -218,7 +226,8 @@ int main(int argc, char **argv) {
   quick = argc > 1 && strcmp(argv[1], "quick") == 0;
   int nthr = omp_get_max_threads();
   printf("# nnc gemm bench: backend %s, %d thread(s), peak %.0f GFLOP/s f32 (%.0f f64) per "
-         "thread; median ms\n", nnc_gemm_backend(), nthr, PEAK_F32, PEAK_F64);
+         "thread; ms = median of a round's repetitions, best of %d rounds\n",
+         nnc_gemm_backend(), nthr, PEAK_F32, PEAK_F64, ROUNDS);
   static const shape mlp[] = {
       /* Fashion-MNIST MLP 784-256-256-10 at batch 128; Linear.weight is [out, in] */
       {"fc1 fwd", 0, 1, 1, 128, 256, 784, 0, 0}, /* X[128,784] @ W1^T */
@@ -250,16 +259,16 @@ int main(int argc, char **argv) {
   };
   for (size_t i = 0; i < sizeof mlp / sizeof *mlp; i++) add_rows(&mlp[i], false);
   for (size_t i = 0; i < sizeof f64s / sizeof *f64s; i++) add_rows(&f64s[i], true);
-  measure(false);
-  /* OpenBLAS last: its own thread pool (pthreads, spinning after each call) fights the OpenMP
-   * threads of oneDNN and nnc on this 2-core machine and slowed them down up to 1000x. */
+  for (int r = 0; r < ROUNDS; r++) measure(false);
+  /* OpenBLAS last: it has its own (pthreads) thread pool; timing it after everything else keeps
+   * its threads from competing with the OpenMP threads of oneDNN and nnc. */
   void *ob = getenv("NNC_BENCH_NO_OPENBLAS") ? NULL : dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
   if (ob) {
     ob_sgemm = (sgemm_fn)(uintptr_t)dlsym(ob, "cblas_sgemm");
     ob_dgemm = (dgemm_fn)(uintptr_t)dlsym(ob, "cblas_dgemm");
     ob_set_threads = (void (*)(int))(uintptr_t)dlsym(ob, "openblas_set_num_threads");
     if (ob_set_threads) ob_set_threads(nthr);
-    measure(true);
+    for (int r = 0; r < ROUNDS; r++) measure(true);
   }
   print_rows(nthr);
   int64_t hits, misses, sgemm_calls;

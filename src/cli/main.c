@@ -16,6 +16,9 @@ static const command commands[] = {
     {"run", cmd_run, "run a paper's experiment (nnc run --list shows them)"},
     {"inspect", cmd_inspect, "list the tensors and metadata of a safetensors file"},
     {"gradcheck", cmd_gradcheck, "check every op's backward against central differences"},
+    {"bench", cmd_bench, "time a training step of a reference model (transformer)"},
+    {"export", cmd_export, "export a trained binary or int8 model to a compact inference file"},
+    {"infer", cmd_infer, "run an exported inference model on the Fashion-MNIST test set"},
 };
 static const int ncommands = sizeof commands / sizeof commands[0];
 

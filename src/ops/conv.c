@@ -26,11 +26,8 @@
 #include "ops/conv_onednn.h"
 #include "ops/ops.h"
 
-const char *const nnc_conv_impl_name[NNC_CONV_NIMPL] = {"auto",   "reference", "direct",
-                                                        "im2col", "onednn",    "onednn-blocked"};
-
-/* the f32 kernel AUTO runs (docs/conv.md): oneDNN on plain layouts, im2col where it refuses */
-#define F32_CHOICE NNC_CONV_ONEDNN
+const char *const nnc_conv_impl_name[NNC_CONV_NIMPL] = {"auto",   "reference", "direct",        "im2col",
+                                                        "onednn", "onednn-blocked", "onednn-nhwc"};
 
 /* valid output columns j in [*j0, *j1) for which 0 <= j*s + off < W (at most OW) */
 static void col_range(int64_t off, int64_t s, int64_t W, int64_t OW, int64_t *j0, int64_t *j1) {
@@ -354,41 +351,56 @@ DEFINE_IM2COL_PASSES(f64, double, nnc_gemm_f64)
 
 /* ================================================================ dispatch */
 
-static nnc_conv_impl resolve(nnc_conv_impl impl, nnc_dtype dt) {
-  if (impl == NNC_CONV_AUTO) impl = nnc_reference_kernels() ? NNC_CONV_REF : F32_CHOICE;
+/* What AUTO runs (measurements in docs/conv.md).  f32: oneDNN with its blocked layouts
+ * (nChw16c, reorders in and out included) for every pass, except the input gradient of a
+ * convolution with fewer than 16 input channels per group (an RGB or grey first layer, the
+ * last layer of a decoder), which a 16-channel block would mostly pad: im2col is 2-3x faster
+ * there.  Where oneDNN refuses a problem the dispatch below falls back to im2col.
+ * f64: im2col with nnc_gemm_f64 (oneDNN has no f64). */
+enum { PASS_FWD, PASS_BWD_DATA, PASS_BWD_WEIGHTS };
+static nnc_conv_impl resolve(nnc_conv_impl impl, nnc_dtype dt, int pass, const nnc_conv_geom *g) {
+  if (impl == NNC_CONV_AUTO) {
+    if (nnc_reference_kernels()) impl = NNC_CONV_REF;
+    else if (pass == PASS_BWD_DATA && g->G == 1 && g->C < 16) impl = NNC_CONV_IM2COL;
+    else impl = NNC_CONV_ONEDNN_BLOCKED;
+  }
   if (dt == NNC_F64 && impl != NNC_CONV_REF) impl = NNC_CONV_IM2COL;
   return impl;
 }
 
+static bool is_onednn(nnc_conv_impl impl) {
+  return impl == NNC_CONV_ONEDNN || impl == NNC_CONV_ONEDNN_BLOCKED || impl == NNC_CONV_ONEDNN_NHWC;
+}
+static nnc_conv_layout layout_of(nnc_conv_impl impl) {
+  return impl == NNC_CONV_ONEDNN_BLOCKED ? NNC_CONV_BLOCKED : impl == NNC_CONV_ONEDNN_NHWC ? NNC_CONV_NHWC : NNC_CONV_PLAIN;
+}
+
 void nnc_conv_fwd(nnc_conv_impl impl, nnc_dtype dt, const nnc_conv_geom *g, const void *x,
                   const void *w, const void *b, void *y) {
-  impl = resolve(impl, dt);
+  impl = resolve(impl, dt, PASS_FWD, g);
   if (impl == NNC_CONV_REF) ref_fwd(dt == NNC_F32, g, x, w, b, y);
   else if (impl == NNC_CONV_DIRECT) direct_fwd(g, x, w, b, y);
-  else if ((impl == NNC_CONV_ONEDNN || impl == NNC_CONV_ONEDNN_BLOCKED) &&
-           nnc_conv_onednn_fwd(g, impl == NNC_CONV_ONEDNN_BLOCKED, x, w, b, y)) return;
+  else if (is_onednn(impl) && nnc_conv_onednn_fwd(g, layout_of(impl), x, w, b, y)) return;
   else if (dt == NNC_F32) im2col_fwd_f32(g, x, w, b, y); /* also where oneDNN refused */
   else im2col_fwd_f64(g, x, w, b, y);
 }
 
 void nnc_conv_bwd_data(nnc_conv_impl impl, nnc_dtype dt, const nnc_conv_geom *g, const void *dy,
                        const void *w, void *dx) {
-  impl = resolve(impl, dt);
+  impl = resolve(impl, dt, PASS_BWD_DATA, g);
   if (impl == NNC_CONV_REF) ref_bwd_data(dt == NNC_F32, g, dy, w, dx);
   else if (impl == NNC_CONV_DIRECT) direct_bwd_data(g, dy, w, dx);
-  else if ((impl == NNC_CONV_ONEDNN || impl == NNC_CONV_ONEDNN_BLOCKED) &&
-           nnc_conv_onednn_bwd_data(g, impl == NNC_CONV_ONEDNN_BLOCKED, dy, w, dx)) return;
+  else if (is_onednn(impl) && nnc_conv_onednn_bwd_data(g, layout_of(impl), dy, w, dx)) return;
   else if (dt == NNC_F32) im2col_bwd_data_f32(g, dy, w, dx);
   else im2col_bwd_data_f64(g, dy, w, dx);
 }
 
 void nnc_conv_bwd_weights(nnc_conv_impl impl, nnc_dtype dt, const nnc_conv_geom *g,
                           const void *x, const void *dy, void *dw, void *db) {
-  impl = resolve(impl, dt);
+  impl = resolve(impl, dt, PASS_BWD_WEIGHTS, g);
   if (impl == NNC_CONV_REF) ref_bwd_weights(dt == NNC_F32, g, x, dy, dw, db);
   else if (impl == NNC_CONV_DIRECT) direct_bwd_weights(g, x, dy, dw, db);
-  else if ((impl == NNC_CONV_ONEDNN || impl == NNC_CONV_ONEDNN_BLOCKED) &&
-           nnc_conv_onednn_bwd_weights(g, impl == NNC_CONV_ONEDNN_BLOCKED, x, dy, dw, db)) return;
+  else if (is_onednn(impl) && nnc_conv_onednn_bwd_weights(g, layout_of(impl), x, dy, dw, db)) return;
   else if (dt == NNC_F32) im2col_bwd_weights_f32(g, x, dy, dw, db);
   else im2col_bwd_weights_f64(g, x, dy, dw, db);
 }

@@ -1,14 +1,15 @@
 /* ops/conv_onednn.c: the f32 convolution passes on oneDNN's convolution primitives.
  *
- * A primitive costs far more to make than to run, so each (pass, geometry, bias, blocked,
+ * A primitive costs far more to make than to run, so each (pass, geometry, bias, layout,
  * thread count) gets one, kept in a small open-addressing cache as core/gemm.c keeps its
  * matmuls; a call only swaps data pointers and executes.  The thread count is in the key
  * because oneDNN plans its work split for omp_get_max_threads() when a primitive is made.
  *
- * Plain mode describes every tensor as nnc stores it (nchw, oihw / goihw for groups, x for
- * the bias), so nothing is reordered.  Blocked mode lets oneDNN pick its formats (nChw16c,
- * OIhw16i16o, ...) and reorders the operands in and the result out on every call, through
- * buffers from the current arena; docs/conv.md measures both.
+ * PLAIN describes every tensor as nnc stores it (nchw, oihw / goihw for groups, x for the
+ * bias), so nothing is reordered.  BLOCKED lets oneDNN pick its formats (nChw16c,
+ * OIhw16i16o, ...) and NHWC asks for nhwc activations; both reorder the operands in and the
+ * result out on every call, through buffers from the current arena.  docs/conv.md measures
+ * the three.
  *
  * The geometry's OH, OW are given, so the bottom/right padding is whatever makes oneDNN's
  * size formula (H - ((KH-1)*dh + 1) + ph + pr) / sh + 1 == OH hold: less than ph when the
@@ -20,6 +21,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/arena.h"
 #include "core/error.h"
@@ -84,12 +86,12 @@ static void entry_free(cache_entry *e) {
 /* ---------------------------------------------------------------- descriptors */
 
 typedef struct {
-  dnnl_memory_desc_t src, wei, bias, dst;       /* plain layouts */
-  dnnl_memory_desc_t src_a, wei_a, dst_a;       /* format "any" (blocked mode) */
+  dnnl_memory_desc_t src, wei, bias, dst;       /* nnc's layouts */
+  dnnl_memory_desc_t src_p, wei_p, dst_p;       /* what the primitive is asked for */
   dnnl_dims_t strides, dilates, pad_l, pad_r;
 } conv_descs;
 
-static bool make_descs(conv_descs *d, const nnc_conv_geom *g) {
+static bool make_descs(conv_descs *d, const nnc_conv_geom *g, nnc_conv_layout layout) {
   dnnl_dims_t sd = {g->N, g->C, g->H, g->W}, dd = {g->N, g->O, g->OH, g->OW}, bd = {g->O};
   int wn = g->G > 1 ? 5 : 4;
   dnnl_dims_t wd;
@@ -101,13 +103,14 @@ static bool make_descs(conv_descs *d, const nnc_conv_geom *g) {
     memcpy(wd, v, sizeof v);
   }
   dnnl_format_tag_t wtag = g->G > 1 ? dnnl_goihw : dnnl_oihw;
+  dnnl_format_tag_t atag = layout == NNC_CONV_PLAIN ? dnnl_nchw : layout == NNC_CONV_NHWC ? dnnl_nhwc : dnnl_format_tag_any;
   if (dnnl_memory_desc_init_by_tag(&d->src, 4, sd, dnnl_f32, dnnl_nchw) ||
       dnnl_memory_desc_init_by_tag(&d->dst, 4, dd, dnnl_f32, dnnl_nchw) ||
       dnnl_memory_desc_init_by_tag(&d->wei, wn, wd, dnnl_f32, wtag) ||
       dnnl_memory_desc_init_by_tag(&d->bias, 1, bd, dnnl_f32, dnnl_x) ||
-      dnnl_memory_desc_init_by_tag(&d->src_a, 4, sd, dnnl_f32, dnnl_format_tag_any) ||
-      dnnl_memory_desc_init_by_tag(&d->dst_a, 4, dd, dnnl_f32, dnnl_format_tag_any) ||
-      dnnl_memory_desc_init_by_tag(&d->wei_a, wn, wd, dnnl_f32, dnnl_format_tag_any))
+      dnnl_memory_desc_init_by_tag(&d->src_p, 4, sd, dnnl_f32, atag) ||
+      dnnl_memory_desc_init_by_tag(&d->dst_p, 4, dd, dnnl_f32, atag) ||
+      dnnl_memory_desc_init_by_tag(&d->wei_p, wn, wd, dnnl_f32, layout == NNC_CONV_PLAIN ? wtag : dnnl_format_tag_any))
     return false;
   int64_t kh = (g->KH - 1) * g->dh + 1, kw = (g->KW - 1) * g->dw + 1;
   d->strides[0] = g->sh, d->strides[1] = g->sw;
@@ -119,12 +122,11 @@ static bool make_descs(conv_descs *d, const nnc_conv_geom *g) {
 }
 
 /* the forward-training primitive descriptor (also the hint the backward passes need) */
-static dnnl_primitive_desc_t fwd_pd(conv_descs *d, bool blocked, bool bias) {
+static dnnl_primitive_desc_t fwd_pd(conv_descs *d, bool bias) {
   dnnl_convolution_desc_t cd;
   if (dnnl_dilated_convolution_forward_desc_init(
-          &cd, dnnl_forward_training, dnnl_convolution_direct, blocked ? &d->src_a : &d->src,
-          blocked ? &d->wei_a : &d->wei, bias ? &d->bias : NULL, blocked ? &d->dst_a : &d->dst,
-          d->strides, d->dilates, d->pad_l, d->pad_r) != dnnl_success)
+          &cd, dnnl_forward_training, dnnl_convolution_direct, &d->src_p, &d->wei_p,
+          bias ? &d->bias : NULL, &d->dst_p, d->strides, d->dilates, d->pad_l, d->pad_r) != dnnl_success)
     return NULL;
   dnnl_primitive_desc_t pd = NULL;
   if (dnnl_primitive_desc_create(&pd, &cd, NULL, engine, NULL) != dnnl_success) return NULL;
@@ -150,12 +152,12 @@ static void add_arg(cache_entry *e, dnnl_primitive_desc_t pd, int arg, bool out,
   dnnl_primitive_desc_destroy(rpd);
 }
 
-/* makes the primitive for (pass, g, bias, blocked); on refusal leaves e->prim NULL */
-static void entry_make(cache_entry *e, int pass, const nnc_conv_geom *g, bool bias, bool blocked) {
+/* makes the primitive for (pass, g, bias, layout); on refusal leaves e->prim NULL */
+static void entry_make(cache_entry *e, int pass, const nnc_conv_geom *g, bool bias, nnc_conv_layout layout) {
   snprintf(e->impl, sizeof e->impl, "refused");
   conv_descs d;
-  if (!make_descs(&d, g)) return;
-  dnnl_primitive_desc_t hint = fwd_pd(&d, blocked, pass != PASS_BWD_DATA && bias);
+  if (!make_descs(&d, g, layout)) return;
+  dnnl_primitive_desc_t hint = fwd_pd(&d, pass != PASS_BWD_DATA && bias);
   if (!hint) return;
   dnnl_primitive_desc_t pd = NULL;
   if (pass == PASS_FWD) {
@@ -165,14 +167,12 @@ static void entry_make(cache_entry *e, int pass, const nnc_conv_geom *g, bool bi
     dnnl_convolution_desc_t cd;
     dnnl_status_t st;
     if (pass == PASS_BWD_DATA)
-      st = dnnl_dilated_convolution_backward_data_desc_init(
-          &cd, dnnl_convolution_direct, blocked ? &d.src_a : &d.src, blocked ? &d.wei_a : &d.wei,
-          blocked ? &d.dst_a : &d.dst, d.strides, d.dilates, d.pad_l, d.pad_r);
+      st = dnnl_dilated_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &d.src_p, &d.wei_p,
+                                                            &d.dst_p, d.strides, d.dilates, d.pad_l, d.pad_r);
     else
-      st = dnnl_dilated_convolution_backward_weights_desc_init(
-          &cd, dnnl_convolution_direct, blocked ? &d.src_a : &d.src, blocked ? &d.wei_a : &d.wei,
-          bias ? &d.bias : NULL, blocked ? &d.dst_a : &d.dst, d.strides, d.dilates, d.pad_l,
-          d.pad_r);
+      st = dnnl_dilated_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &d.src_p, &d.wei_p,
+                                                               bias ? &d.bias : NULL, &d.dst_p, d.strides,
+                                                               d.dilates, d.pad_l, d.pad_r);
     if (st != dnnl_success || dnnl_primitive_desc_create(&pd, &cd, NULL, engine, hint) != dnnl_success)
       pd = NULL;
     dnnl_primitive_desc_destroy(hint);
@@ -207,14 +207,14 @@ static void entry_make(cache_entry *e, int pass, const nnc_conv_geom *g, bool bi
 }
 
 /* finds or makes the entry; the caller holds cache_busy */
-static cache_entry *lookup(int pass, const nnc_conv_geom *g, bool bias, bool blocked) {
+static cache_entry *lookup(int pass, const nnc_conv_geom *g, bool bias, nnc_conv_layout layout) {
   if (!engine) {
     DNNL_OK(dnnl_engine_create(&engine, dnnl_cpu, 0));
     DNNL_OK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags));
   }
   int64_t key[KEY_LEN] = {pass,  g->N,  g->C,  g->H,  g->W,  g->O,  g->OH,
                           g->OW, g->KH, g->KW, g->sh, g->sw, g->ph, g->pw,
-                          g->dh, g->dw, g->G,  bias,  blocked, omp_get_max_threads(), 0};
+                          g->dh, g->dw, g->G,  bias,  layout, omp_get_max_threads(), 0};
   uint64_t h = key_hash(key);
   cache_entry *e = NULL;
   for (int p = 0; p < CACHE_PROBES; p++) {
@@ -226,15 +226,31 @@ static cache_entry *lookup(int pass, const nnc_conv_geom *g, bool bias, bool blo
   if (!e) { e = &cache[h & (CACHE_SLOTS - 1)]; entry_free(e); } /* all probes taken: evict */
   memcpy(e->key, key, sizeof key);
   e->used = true;
-  entry_make(e, pass, g, bias, blocked);
+  entry_make(e, pass, g, bias, layout);
   return e;
 }
 
 /* runs pass with data pointers ptr[k] for the entry's arguments in order */
-static bool run(int pass, const nnc_conv_geom *g, bool bias, bool blocked, void *const *ptr) {
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+static double reorder_seconds;
+double nnc_conv_onednn_reorder_seconds(void) { return reorder_seconds; }
+
+static void reorder(conv_arg *a, bool to_inner) {
+  double t0 = now();
+  dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, to_inner ? a->user : a->inner}, {DNNL_ARG_TO, to_inner ? a->inner : a->user}};
+  DNNL_OK(dnnl_primitive_execute(a->reorder, stream, 2, r));
+  DNNL_OK(dnnl_stream_wait(stream));
+  reorder_seconds += now() - t0;
+}
+
+static bool run(int pass, const nnc_conv_geom *g, bool bias, nnc_conv_layout layout, void *const *ptr) {
   if (omp_in_parallel()) return false;
   if (atomic_flag_test_and_set_explicit(&cache_busy, memory_order_acquire)) return false;
-  cache_entry *e = lookup(pass, g, bias, blocked);
+  cache_entry *e = lookup(pass, g, bias, layout);
   bool done = false;
   if (e->prim) {
     dnnl_exec_arg_t args[MAX_ARGS];
@@ -247,17 +263,15 @@ static bool run(int pass, const nnc_conv_geom *g, bool bias, bool blocked, void 
       if (!a->inner) continue;
       DNNL_OK(dnnl_memory_set_data_handle(a->inner, nnc_arena_alloc(arena, a->inner_bytes)));
       args[k].memory = a->inner;
-      if (!a->out) {
-        dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, a->user}, {DNNL_ARG_TO, a->inner}};
-        DNNL_OK(dnnl_primitive_execute(a->reorder, stream, 2, r));
-      }
+      if (!a->out) reorder(a, true);
     }
     DNNL_OK(dnnl_primitive_execute(e->prim, stream, e->nargs, args));
     for (int k = 0; k < e->nargs; k++) {
       conv_arg *a = &e->args[k];
-      if (!a->inner || !a->out) continue;
-      dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, a->inner}, {DNNL_ARG_TO, a->user}};
-      DNNL_OK(dnnl_primitive_execute(a->reorder, stream, 2, r));
+      if (a->inner && a->out) {
+        DNNL_OK(dnnl_stream_wait(stream));
+        reorder(a, false);
+      }
     }
     DNNL_OK(dnnl_stream_wait(stream));
     done = true;
@@ -266,29 +280,29 @@ static bool run(int pass, const nnc_conv_geom *g, bool bias, bool blocked, void 
   return done;
 }
 
-bool nnc_conv_onednn_fwd(const nnc_conv_geom *g, bool blocked, const float *x, const float *w,
+bool nnc_conv_onednn_fwd(const nnc_conv_geom *g, nnc_conv_layout layout, const float *x, const float *w,
                          const float *b, float *y) {
   void *p[4] = {(void *)x, (void *)w, (void *)b, y};
   void *q[3] = {(void *)x, (void *)w, y};
-  return run(PASS_FWD, g, b != NULL, blocked, b ? p : q);
+  return run(PASS_FWD, g, b != NULL, layout, b ? p : q);
 }
 
-bool nnc_conv_onednn_bwd_data(const nnc_conv_geom *g, bool blocked, const float *dy,
+bool nnc_conv_onednn_bwd_data(const nnc_conv_geom *g, nnc_conv_layout layout, const float *dy,
                               const float *w, float *dx) {
   void *p[3] = {(void *)dy, (void *)w, dx};
-  return run(PASS_BWD_DATA, g, false, blocked, p);
+  return run(PASS_BWD_DATA, g, false, layout, p);
 }
 
-bool nnc_conv_onednn_bwd_weights(const nnc_conv_geom *g, bool blocked, const float *x,
+bool nnc_conv_onednn_bwd_weights(const nnc_conv_geom *g, nnc_conv_layout layout, const float *x,
                                  const float *dy, float *dw, float *db) {
   void *p[4] = {(void *)x, (void *)dy, dw, db};
-  return run(PASS_BWD_WEIGHTS, g, db != NULL, blocked, p);
+  return run(PASS_BWD_WEIGHTS, g, db != NULL, layout, p);
 }
 
-const char *nnc_conv_onednn_impl(const nnc_conv_geom *g, bool blocked, int pass, bool bias) {
+const char *nnc_conv_onednn_impl(const nnc_conv_geom *g, nnc_conv_layout layout, int pass, bool bias) {
   static char name[96];
   if (atomic_flag_test_and_set_explicit(&cache_busy, memory_order_acquire)) return "busy";
-  cache_entry *e = lookup(pass, g, pass != PASS_BWD_DATA && bias, blocked);
+  cache_entry *e = lookup(pass, g, pass != PASS_BWD_DATA && bias, layout);
   snprintf(name, sizeof name, "%s%s", e->impl, e->prim ? "" : " (not used)");
   atomic_flag_clear_explicit(&cache_busy, memory_order_release);
   return name;

@@ -29,9 +29,10 @@ typedef struct nnc_conv_geom {
   int64_t G;                /* groups: C % G == O % G == 0 */
 } nnc_conv_geom;
 
-/* The kernels.  AUTO is what the ops use: REF when nnc_reference_kernels(), else the f32
- * choice recorded in docs/conv.md (ONEDNN, falling back to IM2COL for what oneDNN refuses)
- * and IM2COL for f64.  The others are there to be measured and compared. */
+/* The kernels.  AUTO is what the ops use: REF when nnc_reference_kernels(); otherwise, for
+ * f32, ONEDNN_BLOCKED (im2col for the input gradient of a layer with < 16 input channels,
+ * and wherever oneDNN refuses), and IM2COL for f64 (docs/conv.md has the measurements).
+ * The others are there to be measured and compared (bench/bench_conv.c). */
 typedef enum {
   NNC_CONV_AUTO,
   NNC_CONV_REF,            /* direct loops, one output at a time, in double: the oracle */
@@ -39,6 +40,7 @@ typedef enum {
   NNC_CONV_IM2COL,         /* im2col / col2im per sample + nnc_gemm, OpenMP over samples */
   NNC_CONV_ONEDNN,         /* oneDNN convolution primitives on plain nchw/oihw memory */
   NNC_CONV_ONEDNN_BLOCKED, /* oneDNN with the formats it prefers, reorders in and out */
+  NNC_CONV_ONEDNN_NHWC,    /* oneDNN with activations in nhwc (its brgemm kernels), reorders */
   NNC_CONV_NIMPL
 } nnc_conv_impl;
 
@@ -55,20 +57,28 @@ void nnc_conv_bwd_weights(nnc_conv_impl impl, nnc_dtype dt, const nnc_conv_geom 
                           const void *x, const void *dy, void *dw, void *db);
 
 /* ---- the oneDNN kernels (conv_onednn.c) ----
+ * layout: how oneDNN sees the activations (the caller's memory is always nchw / oihw):
  * Each returns false, having done nothing, when the caller must use another kernel: oneDNN
  * refused the problem or offers only its reference implementation, the primitive cache is
  * busy (another thread inside it), or the call comes from inside an OpenMP parallel region.
- * One primitive per (pass, geometry, bias, blocked, thread count) is kept in a cache; a call
+ * One primitive per (pass, geometry, bias, layout, thread count) is kept in a cache; a call
  * swaps data pointers and executes. */
-bool nnc_conv_onednn_fwd(const nnc_conv_geom *g, bool blocked, const float *x, const float *w,
+typedef enum {
+  NNC_CONV_PLAIN,   /* nchw, oihw: no reorders */
+  NNC_CONV_BLOCKED, /* every format oneDNN's choice ("any"); reorders in and out */
+  NNC_CONV_NHWC,    /* activations nhwc, weights oneDNN's choice; reorders in and out */
+} nnc_conv_layout;
+bool nnc_conv_onednn_fwd(const nnc_conv_geom *g, nnc_conv_layout layout, const float *x, const float *w,
                          const float *b, float *y);
-bool nnc_conv_onednn_bwd_data(const nnc_conv_geom *g, bool blocked, const float *dy,
+bool nnc_conv_onednn_bwd_data(const nnc_conv_geom *g, nnc_conv_layout layout, const float *dy,
                               const float *w, float *dx);
-bool nnc_conv_onednn_bwd_weights(const nnc_conv_geom *g, bool blocked, const float *x,
+bool nnc_conv_onednn_bwd_weights(const nnc_conv_geom *g, nnc_conv_layout layout, const float *x,
                                  const float *dy, float *dw, float *db);
 /* the implementation oneDNN chose for a pass (0 fwd, 1 bwd_data, 2 bwd_weights), e.g.
  * "jit:avx512_core", or "refused"; runs nothing (makes the primitive if needed) */
-const char *nnc_conv_onednn_impl(const nnc_conv_geom *g, bool blocked, int pass, bool bias);
+const char *nnc_conv_onednn_impl(const nnc_conv_geom *g, nnc_conv_layout layout, int pass, bool bias);
+/* seconds spent in reorders (in and out of the primitives' layouts) since the start */
+double nnc_conv_onednn_reorder_seconds(void);
 /* frees every cached primitive (for leak checkers and tests) */
 void nnc_conv_onednn_cache_clear(void);
 

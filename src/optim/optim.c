@@ -95,6 +95,8 @@ void nnc_adamw_init(nnc_optim *o, nnc_params *p, double lr, double beta1, double
 }
 
 void nnc_optim_free(nnc_optim *o) {
+  if (o->ext) o->ext->destroy(o->ext);
+  o->ext = NULL;
   free(o->buf1);
   free(o->buf2);
   free(o->param_steps);
@@ -105,7 +107,10 @@ void nnc_optim_free(nnc_optim *o) {
 }
 
 void nnc_optim_reset(nnc_optim *o) {
+  nnc_optim_ext *ext = o->ext; /* kept */
+  o->ext = NULL;
   nnc_optim_free(o);
+  o->ext = ext;
   o->steps = 0;
 }
 
@@ -140,7 +145,7 @@ void nnc_optim_step(nnc_optim *o) {
   bool f32 = p->dtype == NNC_F32;
   size_t es = nnc_dtype_size(p->dtype);
   for (int k = 0; k < p->count; k++) {
-    if (p->frozen[k]) continue;
+    if (p->frozen[k] || (o->ext && k < o->ext->n_owned && o->ext->owned[k])) continue;
     nnc_tensor *t = p->tensors[k];
     int64_t off = t->offset, n = nnc_numel(t);
     char *pv = (char *)p->values.data + off * es, *pg = (char *)p->grads.data + off * es;
@@ -159,6 +164,7 @@ void nnc_optim_step(nnc_optim *o) {
       else adam_double((double *)pv, (double *)pg, (double *)b1, (double *)b2, n, decay, l2, o->beta1, o->beta2, step_size, bc2s, o->eps);
     }
   }
+  if (o->ext) o->ext->step(o->ext, o);
   p->values.version++;
   o->steps++;
 }

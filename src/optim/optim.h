@@ -24,7 +24,25 @@
 
 typedef enum { NNC_OPTIM_SGD, NNC_OPTIM_ADAM, NNC_OPTIM_ADAMW } nnc_optim_kind;
 
-typedef struct {
+typedef struct nnc_optim nnc_optim;
+
+/* An extension: a second update rule that takes over some parameters of an optimiser (Muon
+ * for the hidden matrices, the optimiser's own rule for the rest; see optim/muon.h).
+ * nnc_optim_step skips every parameter k with k < n_owned && owned[k] in its own loop, then
+ * calls step once, after the state has been sized to the block: the extension may keep
+ * per-element state in o->buf1 at its parameters' offsets and count o->param_steps[k], so
+ * nnc_optim_state (checkpoints) carries it unchanged.  nnc_optim_free calls destroy (which
+ * frees the extension); nnc_optim_reset keeps it. */
+typedef struct nnc_optim_ext nnc_optim_ext;
+struct nnc_optim_ext {
+  const char *name; /* "muon" */
+  bool *owned;      /* per parameter; parameters from n_owned on are not owned */
+  int n_owned;
+  void (*step)(nnc_optim_ext *e, nnc_optim *o);
+  void (*destroy)(nnc_optim_ext *e);
+};
+
+struct nnc_optim {
   nnc_optim_kind kind;
   nnc_params *params;
   /* hyperparameters: change them between steps freely (lr from a schedule, ...) */
@@ -39,7 +57,8 @@ typedef struct {
   int count;         /* parameters with state */
   void *buf1, *buf2; /* SGD: momentum buffer (buf2 unused); Adam: exp_avg, exp_avg_sq */
   int64_t *param_steps; /* per parameter: updates applied (PyTorch's state['step']) */
-} nnc_optim;
+  nnc_optim_ext *ext;   /* NULL, or the rule that owns some parameters (nnc_muon_attach) */
+};
 
 /* PyTorch's defaults: SGD momentum 0, dampening 0; Adam betas (0.9, 0.999), eps 1e-8,
  * weight decay 0 (Adam) and 0.01 (AdamW).  Each init starts from scratch (call it on a new or

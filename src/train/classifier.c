@@ -11,6 +11,8 @@
 #include "data/fashion.h"
 #include "io/params_io.h"
 #include "io/safetensors.h"
+#include "optim/muon.h"
+#include "optim/noise.h"
 #include "optim/schedule.h"
 #include "train/classifier.h"
 
@@ -250,12 +252,28 @@ static nnc_status append_metrics(const char *dir, const run_state *s, int e) {
   return st;
 }
 
-static bool parse_optim(const char *name, nnc_optim_kind *kind) {
-  if (!strcmp(name, "sgd")) *kind = NNC_OPTIM_SGD;
+/* "muon": AdamW for the base rule with Muon attached (*muon set) */
+static bool parse_optim(const char *name, nnc_optim_kind *kind, bool *muon) {
+  *muon = !strcmp(name, "muon");
+  if (*muon) *kind = NNC_OPTIM_ADAMW;
+  else if (!strcmp(name, "sgd")) *kind = NNC_OPTIM_SGD;
   else if (!strcmp(name, "adam")) *kind = NNC_OPTIM_ADAM;
   else if (!strcmp(name, "adamw")) *kind = NNC_OPTIM_ADAMW;
   else return false;
   return true;
+}
+
+#define MUON_LR 0.02          /* Muon's default learning rate (muon.py) */
+#define MUON_AUX_RATIO 0.05   /* the AdamW part's lr / Muon's: 1e-3 at the default */
+
+/* --grad-noise: noise of step t (the optimiser's step count, restored by --resume) */
+typedef struct {
+  const nnc_grad_noise *noise;
+  nnc_params *params;
+} grad_noise_ctx;
+static void add_grad_noise(void *ctx, int64_t step) {
+  grad_noise_ctx *c = ctx;
+  nnc_grad_noise_apply(c->noise, c->params, step);
 }
 
 static int fail(const char *what) {
@@ -285,6 +303,7 @@ double nnc_fit_epoch(nnc_fit *f, const nnc_dataset *train, nnc_batcher *batches,
     }
     nnc_params_zero_grad(f->params);
     nnc_backward(loss);
+    if (f->before_step) f->before_step(f->before_ctx, *step);
     if (f->sched) f->opt->lr = nnc_schedule_lr(f->sched, *step);
     nnc_optim_step(f->opt);
     if (f->after_step) f->after_step(f->ctx);
@@ -303,10 +322,12 @@ int nnc_train_classifier(const nnc_model_spec *spec, const nnc_train_options *o)
   int epochs = o->epochs > 0 ? o->epochs : spec->epochs, batch = o->batch > 0 ? o->batch : spec->batch;
   double lr = o->lr > 0 ? o->lr : spec->lr;
   nnc_optim_kind kind = spec->optim;
-  if (o->optim && !parse_optim(o->optim, &kind)) {
-    fprintf(stderr, "nnc: --optim must be sgd, adam or adamw, not '%s'\n", o->optim);
+  bool muon = false;
+  if (o->optim && !parse_optim(o->optim, &kind, &muon)) {
+    fprintf(stderr, "nnc: --optim must be sgd, adam, adamw or muon, not '%s'\n", o->optim);
     return 2;
   }
+  if (muon && !(o->lr > 0)) lr = MUON_LR; /* --lr is Muon's; the AdamW part runs at lr * MUON_AUX_RATIO */
   if (o->threads > 0) nnc_set_threads(o->threads);
   const char *dir = o->out_dir ? o->out_dir : "runs/out";
   if (nnc_mkdirs(dir)) return fail("output folder");
@@ -330,7 +351,14 @@ int nnc_train_classifier(const nnc_model_spec *spec, const nnc_train_options *o)
   nnc_optim opt;
   if (kind == NNC_OPTIM_SGD) nnc_sgd_init(&opt, &params, lr, spec->momentum, spec->weight_decay, true);
   else if (kind == NNC_OPTIM_ADAM) nnc_adam_init(&opt, &params, lr, 0.9, 0.999, 1e-8, spec->weight_decay);
-  else nnc_adamw_init(&opt, &params, lr, 0.9, 0.999, 1e-8, spec->weight_decay > 0 ? spec->weight_decay : 0.01);
+  else if (!muon) nnc_adamw_init(&opt, &params, lr, 0.9, 0.999, 1e-8, spec->weight_decay > 0 ? spec->weight_decay : 0.01);
+  else { /* the official MuonWithAuxAdam: aux Adam betas (0.9, 0.95), eps 1e-10; Muon on the hidden matrices */
+    double wd = spec->weight_decay > 0 ? spec->weight_decay : 0.01;
+    nnc_adamw_init(&opt, &params, lr * MUON_AUX_RATIO, 0.9, 0.95, 1e-10, wd);
+    nnc_muon_attach(&opt, lr, 0.95, wd);
+    lr *= MUON_AUX_RATIO; /* the schedule drives opt.lr, the AdamW lr; Muon's follows it */
+  }
+  nnc_grad_noise noise = nnc_grad_noise_make(o->grad_noise > 0 ? o->grad_noise : 0, NNC_GRAD_NOISE_GAMMA, o->seed);
 
   nnc_batcher batcher;
   nnc_batcher_init(&batcher, n_train, batch, o->seed, true, false);
@@ -349,9 +377,11 @@ int nnc_train_classifier(const nnc_model_spec *spec, const nnc_train_options *o)
   char config[512], path[1024];
   snprintf(config, sizeof config,
            "{\"model\": \"%s\", \"epochs\": %d, \"batch\": %d, \"lr\": %.17g, \"optim\": \"%s\", \"momentum\": %g, "
-           "\"weight_decay\": %g, \"seed\": %" PRIu64 ", \"limit\": %" PRId64 ", \"schedule\": \"cosine\"}",
-           spec->name, epochs, batch, lr, kind == NNC_OPTIM_SGD ? "sgd" : kind == NNC_OPTIM_ADAM ? "adam" : "adamw",
-           spec->momentum, spec->weight_decay, o->seed, n_train);
+           "\"weight_decay\": %g, \"seed\": %" PRIu64 ", \"limit\": %" PRId64 ", \"schedule\": \"cosine\", "
+           "\"grad_noise\": %g}",
+           spec->name, epochs, batch, lr,
+           muon ? "muon" : kind == NNC_OPTIM_SGD ? "sgd" : kind == NNC_OPTIM_ADAM ? "adam" : "adamw",
+           spec->momentum, spec->weight_decay, o->seed, n_train, noise.eta);
 
   int rc = 0;
   path_in(dir, "metrics.jsonl", path, sizeof path);
@@ -369,6 +399,8 @@ int nnc_train_classifier(const nnc_model_spec *spec, const nnc_train_options *o)
   bool augment = spec->augment && !o->no_augment;
   nnc_fit fit = {.model = model, .params = &params, .opt = &opt, .sched = &sched,
                  .augment_rng = augment ? &s.augment_rng : NULL};
+  grad_noise_ctx noise_ctx = {&noise, &params};
+  if (noise.eta > 0) fit.before_step = add_grad_noise, fit.before_ctx = &noise_ctx;
   for (int e = s.epochs_done; e < epochs; e++) {
     char label[64];
     snprintf(label, sizeof label, "epoch %d/%d", e + 1, epochs);

@@ -41,7 +41,9 @@ typedef struct {
 typedef struct {
   int epochs, batch;         /* 0: the spec's default */
   double lr;                 /* 0: the spec's default */
-  const char *optim;         /* "sgd", "adam", "adamw"; NULL: the spec's default */
+  const char *optim;         /* "sgd", "adam", "adamw", "muon"; NULL: the spec's default.  "muon":
+                              * Muon (optim/muon.h) on the hidden matrices, lr (default 0.02)
+                              * being Muon's, AdamW (betas 0.9, 0.95, eps 1e-10) at lr/20 on the rest */
   uint64_t seed;
   int threads;               /* 0: leave as set (NNC_THREADS or all cores) */
   const char *data_dir;      /* NULL: the Debian package's folder */
@@ -50,6 +52,7 @@ typedef struct {
   int64_t limit;             /* train on the first `limit` examples only (0: all) */
   bool no_augment;
   int stop_after;            /* stop after this many epochs as if interrupted (0: never) */
+  double grad_noise;         /* > 0: annealed gradient noise of variance eta/(1+t)^0.55 (optim/noise.h) */
 } nnc_train_options;
 
 /* trains; returns the exit status (0 ok, 1 runtime failure: data, files, NaN loss) */
@@ -69,7 +72,7 @@ typedef struct {
 nnc_eval_result nnc_evaluate(nnc_module *model, const nnc_dataset *data, int64_t *counts);
 
 /* One epoch of mini-batch training with cross-entropy: for each batch of the batcher,
- * forward, backward, lr from the schedule (if any), optimiser step, then after_step (if
+ * forward, backward, before_step (if any), lr from the schedule (if any), optimiser step, then after_step (if
  * any; for weight clipping, masks, ...).  *step counts optimiser steps across epochs.
  * Returns the mean training loss, or NaN if a loss was not finite (training stopped). */
 typedef struct {
@@ -82,6 +85,10 @@ typedef struct {
   nnc_rng *augment_rng;                        /* non-NULL: crop+flip 28x28 images */
   bool quiet;                                  /* no progress bar */
   const char *label;                           /* progress label */
+  /* non-NULL: called between backward and the optimiser step with the step count (gradient
+   * transforms: clipping, noise) */
+  void (*before_step)(void *before_ctx, int64_t step);
+  void *before_ctx;
 } nnc_fit;
 double nnc_fit_epoch(nnc_fit *f, const nnc_dataset *train, nnc_batcher *batches, int64_t *step);
 
