@@ -125,16 +125,16 @@ static void run_f64(const job *j) {
   }
 }
 
-/* Median seconds per call. */
+/* Median seconds per call of one job (used for the slow reference). */
 static double time_job(void (*run)(const job *), const job *j) {
   double budget = quick ? 0.02 : 0.06; /* seconds of timed calls per round, roughly */
-  for (int w = 0; w < 5; w++) run(j);
+  run(j);
   double t0 = now();
   run(j);
   double one = now() - t0;
   int reps = (int)(budget / (one > 1e-7 ? one : 1e-7));
-  if (reps < 11) reps = one > 5e-3 ? 5 : 11; /* the reference on big shapes: fewer */
-  if (reps > 5000) reps = 5000;
+  if (reps < 11) reps = one > 5e-3 ? 3 : 11; /* the reference on big shapes: fewer */
+  if (reps > 3000) reps = 3000;
   double *t = malloc((size_t)reps * sizeof *t);
   for (int r = 0; r < reps; r++) {
     t0 = now();
@@ -176,27 +176,70 @@ static void add_rows(const shape *s, bool f64) {
   }
 }
 
-/* Times the rows whose impl is (or, with `only_openblas` false, is not) OpenBLAS. */
+/* Times, for one round, the rows whose impl is (or, with `only_openblas` false, is not)
+ * OpenBLAS.  The rows of one shape share their data and, except the slow reference, are timed
+ * interleaved (one call of each in turn, many times), so that a burst of load from elsewhere
+ * hits them alike; each gets the median of its calls. */
 static void measure(bool only_openblas) {
-  for (int r = 0; r < nrows; r++) {
-    row *w = &rows[r];
-    if ((w->impl == OPENBLAS) != only_openblas) continue;
-    if (w->impl == OPENBLAS && !(w->f64 ? (void *)ob_dgemm : (void *)ob_sgemm)) continue;
-    const shape *s = w->s;
-    size_t es = w->f64 ? sizeof(double) : sizeof(float);
+  for (int r0 = 0; r0 < nrows;) {
+    int r1 = r0;
+    while (r1 < nrows && rows[r1].s == rows[r0].s && rows[r1].f64 == rows[r0].f64) r1++;
+    const shape *s = rows[r0].s;
+    bool f64 = rows[r0].f64;
+    size_t es = f64 ? sizeof(double) : sizeof(float);
     int64_t nA = (s->sA ? s->batch : 1) * s->M * s->K, nB = (s->sB ? s->batch : 1) * s->K * s->N;
     int64_t nC = s->batch * s->M * s->N;
     void *A = malloc((size_t)nA * es), *B = malloc((size_t)nB * es), *C = malloc((size_t)nC * es);
-    fill(A, nA, w->f64);
-    fill(B, nB, w->f64);
-    fill(C, nC, w->f64);
-    job j = {s, w->impl, A, B, C};
-    double ms = 1e3 * time_job(w->f64 ? run_f64 : run_f32, &j);
-    if (w->ms < 0 || ms < w->ms) w->ms = ms;
-    if (ms > w->worst) w->worst = ms;
+    fill(A, nA, f64);
+    fill(B, nB, f64);
+    fill(C, nC, f64);
+    void (*run)(const job *) = f64 ? run_f64 : run_f32;
+    job jobs[NIMPL];
+    row *which[NIMPL];
+    int nj = 0;
+    double one = 0.0;
+    for (int r = r0; r < r1; r++) {
+      row *w = &rows[r];
+      if ((w->impl == OPENBLAS) != only_openblas) continue;
+      if (w->impl == OPENBLAS && !(f64 ? (void *)ob_dgemm : (void *)ob_sgemm)) continue;
+      job j = {s, w->impl, A, B, C};
+      if (w->impl == REF) { /* alone, fewer calls */
+        double ms = 1e3 * time_job(run, &j);
+        if (w->ms < 0 || ms < w->ms) w->ms = ms;
+        if (ms > w->worst) w->worst = ms;
+        continue;
+      }
+      for (int k = 0; k < 5; k++) run(&j); /* warm-up: caches, primitive creation */
+      double t0 = now();
+      run(&j);
+      one += now() - t0;
+      jobs[nj] = j;
+      which[nj++] = w;
+    }
+    if (nj > 0) {
+      double budget = quick ? 0.02 : 0.06; /* seconds per round, roughly */
+      int reps = (int)(budget / (one > 1e-7 ? one : 1e-7));
+      if (reps < 11) reps = 11;
+      if (reps > 3000) reps = 3000;
+      double *t = malloc((size_t)(reps * nj) * sizeof *t);
+      for (int k = 0; k < reps; k++)
+        for (int i = 0; i < nj; i++) {
+          double t0 = now();
+          run(&jobs[i]);
+          t[i * reps + k] = now() - t0;
+        }
+      for (int i = 0; i < nj; i++) {
+        qsort(t + i * reps, (size_t)reps, sizeof *t, cmp_double);
+        double ms = 1e3 * t[i * reps + reps / 2];
+        if (which[i]->ms < 0 || ms < which[i]->ms) which[i]->ms = ms;
+        if (ms > which[i]->worst) which[i]->worst = ms;
+      }
+      free(t);
+    }
     free(A);
     free(B);
     free(C);
+    r0 = r1;
   }
 }
 

@@ -6,6 +6,8 @@
 # 10 warm-up steps and reports the median; with REPEAT=n (default 1) each measurement is
 # repeated n times, alternating nnc and PyTorch, and the smallest median is kept (the machine
 # may be shared).  Prints one line per thread count: the two medians in ms and nnc / torch.
+# On a shared machine the 2-thread numbers of both sides blow up when a thread spinning at
+# an OpenMP barrier loses its core; OMP_WAIT_POLICY=passive (passed to both) tames that.
 # Usage: bench/transformer.sh            (needs python3-torch: installs it if missing)
 #        STEPS=200 REPEAT=3 BUILD=build bench/transformer.sh
 set -euo pipefail

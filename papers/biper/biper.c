@@ -438,8 +438,7 @@ static nnc_status plot_latent(nnc_paper_run *r, arm *const *arms, int n) {
     s[k] = (nnc_series){names[k], xs, dens[k], BINS};
   }
   return nnc_svg_line_chart(nnc_paper_path(r, "latent_weights.svg"),
-                            "Latent weights of the binary layers after training (density); the square wave flips "
-                            "at +-pi/20 = 0.157, its sine backward vanishes at +-pi/40 = 0.0785",
+                            "Latent binary-layer weights after training (wave flips at +-0.157, cos = 0 at +-0.0785)",
                             "w", "density", s, n);
 }
 

@@ -76,9 +76,13 @@ void nnc_accum_grad(nnc_tensor *x, const nnc_tensor *g) {
   if (!x || !x->requires_grad || !g) return;
   NNC_CHECK(x->dtype == g->dtype, "backward", "gradient dtype %s for a %s tensor",
             nnc_dtype_name(g->dtype), nnc_dtype_name(x->dtype));
-  nnc_tensor *gx = nnc_grad_of(x);
   if (!nnc_same_shape(x, g)) g = nnc_sum_to(g, x->ndim, x->shape);
-  nnc_add_into(gx, g);
+  if (!x->grad) { /* the first gradient: a copy, not zeros plus an add */
+    x->grad = nnc_empty_like(x);
+    nnc_copy_into(x->grad, g);
+    return;
+  }
+  nnc_add_into(x->grad, g);
 }
 
 static void run_backward(nnc_tensor *out) {

@@ -16,6 +16,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "nnc.h"
+#include "infer/bench_infer.h"
 
 enum { VOCAB = 16, WIDTH = 64, HEADS = 2, FF = 256, LAYERS = 2, BATCH = 32, SEQ = 64 };
 
@@ -111,14 +112,26 @@ int cmd_bench(int argc, char **argv) {
   const char *pos[1] = {NULL};
   int np = 0;
   const char *usage =
-      "usage: nnc bench transformer [--threads T] [--steps N] [--warmup W]\n\n"
-      "Times a training step (forward, backward, Adam) of a 2-layer pre-norm causal Transformer\n"
+      "usage: nnc bench transformer|binary|int8 [--threads T] [--steps N] [--warmup W]\n\n"
+      "binary, int8: a 1024x1024 layer at batch 64, nnc's fp32 matmul against the bit-packed\n"
+      "XNOR-popcount kernel or the int8 kernel; one JSON line with fp32_ms, kernel_ms, speedup.\n"
+      "transformer: times a training step (forward, backward, Adam) of a 2-layer pre-norm causal Transformer\n"
       "(width 64, 2 heads, feed-forward 256, vocab 16, batch 32, sequence 64) and prints one JSON\n"
       "line with the median milliseconds per step.  bench/transformer.sh compares it with PyTorch.";
   int rc = args_parse(argc, argv, 1, specs, 3, pos, 1, &np, usage);
   if (rc) return rc == 1 ? 0 : 2;
+  if (np == 1 && (strcmp(pos[0], "binary") == 0 || strcmp(pos[0], "int8") == 0)) {
+    /* inference kernels (src/infer): one thread and the kernels' own repetition count unless given */
+    bool given_threads = false, given_steps = false;
+    for (int i = 1; i < argc; i++) {
+      given_threads |= strcmp(argv[i], "--threads") == 0;
+      given_steps |= strcmp(argv[i], "--steps") == 0;
+    }
+    nnc_bench_infer_opts o = {.threads = given_threads ? threads : 1, .reps = given_steps ? steps : 0};
+    return strcmp(pos[0], "binary") == 0 ? nnc_bench_binary(&o, stdout) : nnc_bench_int8(&o, stdout);
+  }
   if (np != 1 || strcmp(pos[0], "transformer") != 0) {
-    fprintf(stderr, "nnc bench: expected a benchmark name: transformer (see --help)\n");
+    fprintf(stderr, "nnc bench: expected a benchmark name: transformer, binary or int8 (see --help)\n");
     return 2;
   }
   if (threads < 1 || steps < 1 || warmup < 0) {

@@ -42,15 +42,6 @@ void nnc_gauss_hermite(int n, double *x, double *w) {
   if (n % 2) x[n / 2] = 0;
 }
 
-#define GH_N 200
-static double gh_x[GH_N], gh_w[GH_N];
-static int gh_ready;
-static void gh_init(void) {
-  if (!gh_ready) {
-    nnc_gauss_hermite(GH_N, gh_x, gh_w);
-    gh_ready = 1;
-  }
-}
 
 static double sigmoid(double x) { return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)); }
 static double phi_cdf(double x) { return 0.5 * erfc(-x / sqrt(2.0)); }
@@ -67,7 +58,7 @@ double nnc_act_value(nnc_act a, double p, double x) {
   case NNC_ACT_GELU_TANH: return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
   case NNC_ACT_SILU: return x * sigmoid(x);
   case NNC_ACT_SOFTPLUS: return x > 30 ? x : log1p(exp(x));
-  default: nnc_fail("act_value", "unknown activation %d", (int)a);
+  default: NNC_FAIL("act_value", "unknown activation %d", (int)a);
   }
   return 0;
 }
@@ -87,7 +78,7 @@ double nnc_act_deriv(nnc_act a, double p, double x) {
   }
   case NNC_ACT_SILU: { double s = sigmoid(x); return s + x * s * (1 - s); }
   case NNC_ACT_SOFTPLUS: return sigmoid(x);
-  default: nnc_fail("act_deriv", "unknown activation %d", (int)a);
+  default: NNC_FAIL("act_deriv", "unknown activation %d", (int)a);
   }
   return 0;
 }
@@ -98,18 +89,45 @@ static double ipow(double v, int p) {
   return r;
 }
 
-double nnc_act_moment(nnc_act act, double param, double K, int ps, int pd, int pz) {
-  gh_init();
-  double sk = sqrt(K > 0 ? K : 0), s = 0;
-  for (int i = 0; i < GH_N; i++) {
-    double z = sk * gh_x[i];
-    double v = 1;
-    if (ps) v *= ipow(nnc_act_value(act, param, z), ps);
-    if (pd) v *= ipow(nnc_act_deriv(act, param, z), pd);
-    if (pz) v *= ipow(z, pz);
-    s += gh_w[i] * v;
+/* E_{g~N(0,1)} f(g): composite Simpson on [-12, split] and [split, 12] (600 intervals each),
+ * with the split at the integrand's kink so that ReLU-like functions integrate to ~1e-9
+ * (Gauss-Hermite converges only algebraically across a kink) */
+typedef double (*gfun)(double g, const void *ctx);
+static double normal_expect(gfun f, const void *ctx, double split) {
+  enum { M = 600 };
+  const double lo = -12, hi = 12;
+  split = split < lo + 1 ? lo + 1 : split > hi - 1 ? hi - 1 : split;
+  double total = 0;
+  for (int side = 0; side < 2; side++) {
+    double a = side ? split : lo, b = side ? hi : split, h = (b - a) / M, s = 0;
+    for (int i = 0; i <= M; i++) {
+      double g = a + i * h, c = (i == 0 || i == M) ? 1 : (i % 2 ? 4 : 2);
+      if (side == 0 && i == M) g = b - 1e-9 * h; /* one-sided limits at the kink */
+      if (side == 1 && i == 0) g = a + 1e-9 * h;
+      s += c * f(g, ctx) * exp(-0.5 * g * g);
+    }
+    total += s * h / 3;
   }
-  return s;
+  return total / sqrt(2 * M_PI);
+}
+
+typedef struct {
+  nnc_act act;
+  double param, sk;
+  int ps, pd, pz;
+} moment_ctx;
+static double moment_f(double g, const void *vc) {
+  const moment_ctx *c = vc;
+  double z = c->sk * g, v = 1;
+  if (c->ps) v *= ipow(nnc_act_value(c->act, c->param, z), c->ps);
+  if (c->pd) v *= ipow(nnc_act_deriv(c->act, c->param, z), c->pd);
+  if (c->pz) v *= ipow(z, c->pz);
+  return v;
+}
+
+double nnc_act_moment(nnc_act act, double param, double K, int ps, int pd, int pz) {
+  moment_ctx c = {act, param, sqrt(K > 0 ? K : 0), ps, pd, pz};
+  return normal_expect(moment_f, &c, 0);
 }
 
 /* ---- criticality ---- */
@@ -139,7 +157,13 @@ bool nnc_critical_solve(nnc_act act, double param, double *c_b, double *c_w, dou
     return true;
   }
   double s0 = nnc_act_value(act, param, 0), d0 = nnc_act_deriv(act, param, 0);
-  if (fabs(s0) < 1e-15 && d0 != 0) {
+  /* sigma''(0), sigma'''(0) by central differences of sigma' */
+  const double e = 1e-4;
+  double s2 = (nnc_act_deriv(act, param, e) - nnc_act_deriv(act, param, -e)) / (2 * e);
+  double s3 = (nnc_act_deriv(act, param, e) - 2 * d0 + nnc_act_deriv(act, param, -e)) / (e * e);
+  /* with C_W = 1/s1^2: K' = K + (3 s2^2 / 4 + s1 s3) / s1^2 K^2 + ...; K* = 0 attracts iff the
+   * bracket is negative (tanh: -2, so K ~ 1/(2l)); GELU/SiLU have s2 != 0 and a positive one */
+  if (fabs(s0) < 1e-15 && d0 != 0 && 0.75 * s2 * s2 + d0 * s3 < 0) {
     /* K* = 0 class: chi_perp(0) = C_W sigma'(0)^2 = 1 */
     *c_b = 0;
     *c_w = 1 / (d0 * d0);
@@ -193,7 +217,7 @@ void nnc_kernel_flow(nnc_act act, double param, double c_b, double c_w, int n0, 
   int bcount[NB] = {0};
   int nmax = n > n0 ? n : n0;
   double *h = malloc((size_t)nmax * sizeof *h), *z = malloc((size_t)n * sizeof *z);
-  if (!m2 || !m4 || !m22 || !b2 || !b4 || !h || !z) nnc_fail("kernel_flow", "out of memory");
+  if (!m2 || !m4 || !m22 || !b2 || !b4 || !h || !z) NNC_FAIL("kernel_flow", "out of memory");
   for (int it = 0; it < inits; it++) {
     int blk = (int)((int64_t)it * NB / inits);
     bcount[blk]++;
@@ -270,25 +294,43 @@ nnc_dual nnc_dual_hermite(int n, const double *a2) {
   for (int k = 0; k < n; k++) s += a2[k];
   NNC_CHECK(s > 0, "dual_hermite", "all coefficients zero");
   for (int k = 0; k < n; k++) d.a2[k] = a2[k] / s;
+  /* b_j = (-1)^j sum_k a2_k C(k, j): the expansion of rho(1 - s) in s */
+  for (int j = 0; j < n; j++) {
+    double b = 0;
+    for (int k = j; k < n; k++) {
+      double c = 1;
+      for (int i = 0; i < j; i++) c = c * (k - i) / (i + 1);
+      b += d.a2[k] * c;
+    }
+    d.b[j] = j % 2 ? -b : b;
+  }
   return d;
 }
 
-nnc_dual nnc_dual_from_act(nnc_act act, double param, double q, int n) {
-  gh_init();
-  double a[64] = {0};
-  NNC_CHECK(n >= 1 && n <= 64, "dual_from_act", "n = %d outside [1, 64]", n);
-  for (int i = 0; i < GH_N; i++) {
-    double g = gh_x[i], f = nnc_act_value(act, param, sqrt(q) * g);
-    double hm = 0, hk = 1; /* orthonormal probabilists' Hermite h_{k-1}, h_k */
-    for (int k = 0; k < n; k++) {
-      a[k] += gh_w[i] * f * hk;
-      double hn = (g * hk - sqrt((double)k) * hm) / sqrt(k + 1.0);
-      hm = hk;
-      hk = hn;
-    }
+typedef struct {
+  nnc_act act;
+  double param, sq;
+  int k;
+} herm_ctx;
+static double herm_f(double g, const void *vc) {
+  const herm_ctx *c = vc;
+  double hm = 0, hk = 1; /* orthonormal probabilists' Hermite h_{j-1}, h_j */
+  for (int j = 0; j < c->k; j++) {
+    double hn = (g * hk - sqrt((double)j) * hm) / sqrt(j + 1.0);
+    hm = hk;
+    hk = hn;
   }
+  return nnc_act_value(c->act, c->param, c->sq * g) * hk;
+}
+
+nnc_dual nnc_dual_from_act(nnc_act act, double param, double q, int n) {
+  NNC_CHECK(n >= 1 && n <= 64, "dual_from_act", "n = %d outside [1, 64]", n);
   double a2[64];
-  for (int k = 0; k < n; k++) a2[k] = a[k] * a[k];
+  for (int k = 0; k < n; k++) {
+    herm_ctx c = {act, param, sqrt(q), k};
+    double a = normal_expect(herm_f, &c, 0);
+    a2[k] = a * a;
+  }
   return nnc_dual_hermite(n, a2);
 }
 
@@ -309,46 +351,58 @@ double nnc_dual_drho(const nnc_dual *d, double t) {
 }
 
 double nnc_dual_one_minus_rho(const nnc_dual *d, double s) {
-  if (d->relu || s >= 0.5) return 1 - nnc_dual_rho(d, 1 - s);
-  double r = 0, l = log1p(-s);
-  for (int k = 1; k < d->n; k++) r += d->a2[k] * -expm1(k * l);
-  return r;
+  if (d->relu || s >= 1e-3) return 1 - nnc_dual_rho(d, 1 - s); /* loses at most ~1e-13 relative */
+  /* rho(1 - s) = sum_j b_j s^j, b_0 = 1; for s < 1e-3 the terms fall at least as (n s)^j / j! */
+  double r = 0;
+  for (int j = d->n - 1; j >= 1; j--) r = r * s + d->b[j];
+  return -r * s;
 }
 
 double nnc_dual_xi(const nnc_dual *d) { return nnc_dual_drho(d, 1.0); }
 
-double nnc_dual_rho_quadrature(nnc_act act, double param, double t, int np) {
-  double *x = malloc((size_t)np * sizeof *x), *w = malloc((size_t)np * sizeof *w);
-  if (!x || !w) nnc_fail("dual_rho_quadrature", "out of memory");
-  nnc_gauss_hermite(np, x, w);
-  double c = sqrt(1 - t * t > 0 ? 1 - t * t : 0), s = 0, n2 = 0;
-  for (int i = 0; i < np; i++) {
-    double fu = nnc_act_value(act, param, x[i]);
-    n2 += w[i] * fu * fu;
-    double inner = 0;
-    for (int j = 0; j < np; j++) inner += w[j] * nnc_act_value(act, param, t * x[i] + c * x[j]);
-    s += w[i] * fu * inner;
-  }
-  free(x);
-  free(w);
-  return s / n2;
+typedef struct {
+  nnc_act act;
+  double param, t, c, u;
+} rho_ctx;
+static double rho_inner(double g, const void *vc) {
+  const rho_ctx *r = vc;
+  return nnc_act_value(r->act, r->param, r->t * r->u + r->c * g);
+}
+static double rho_outer(double u, const void *vc) {
+  rho_ctx r = *(const rho_ctx *)vc;
+  r.u = u;
+  double split = r.c > 1e-12 ? -r.t * u / r.c : 0;
+  return nnc_act_value(r.act, r.param, u) * normal_expect(rho_inner, &r, split);
+}
+
+double nnc_dual_rho_quadrature(nnc_act act, double param, double t) {
+  rho_ctx r = {act, param, t, sqrt(1 - t * t > 0 ? 1 - t * t : 0), 0};
+  return normal_expect(rho_outer, &r, 0) / nnc_act_moment(act, param, 1.0, 2, 0, 0);
 }
 
 void nnc_ntk_normalised(const nnc_dual *d, int depth, int64_t m, const double *t, double *ntk_out, double *nngp_out) {
   double xi = nnc_dual_xi(d);
   for (int64_t i = 0; i < m; i++) {
-    double s = 1 - t[i], th = t[i], invD = 1; /* s = 1 - Sigma, th = Theta / D */
+    /* Sigma is carried both as sig and as s = 1 - sig; whichever is small is the accurate one */
+    double sig = t[i], s = 1 - t[i], th = t[i], invD = 1; /* th = Theta / D */
     for (int l = 1; l <= depth; l++) {
-      double sig_prev = 1 - s;
-      double dr = nnc_dual_drho(d, sig_prev);
-      double s_new = nnc_dual_one_minus_rho(d, s);
+      double dr = nnc_dual_drho(d, sig);
+      double sig_new, s_new;
+      if (s < 0.5) {
+        s_new = nnc_dual_one_minus_rho(d, s);
+        sig_new = 1 - s_new;
+      } else {
+        sig_new = nnc_dual_rho(d, sig);
+        s_new = 1 - sig_new;
+      }
       double invD_new = invD / (xi + invD);
       /* Theta_l / D_l = (Theta_{l-1}/D_{l-1}) rho' D_{l-1}/D_l + Sigma_l / D_l */
-      th = th * dr * (invD_new / invD) + (1 - s_new) * invD_new;
+      th = th * dr * (invD_new / invD) + sig_new * invD_new;
+      sig = sig_new;
       s = s_new;
       invD = invD_new;
       ntk_out[(int64_t)(l - 1) * m + i] = th;
-      if (nngp_out) nngp_out[(int64_t)(l - 1) * m + i] = 1 - s;
+      if (nngp_out) nngp_out[(int64_t)(l - 1) * m + i] = sig;
     }
   }
 }
@@ -396,7 +450,7 @@ void nnc_cholesky_solve(int64_t n, const double *L, int64_t k, double *B) {
 bool nnc_kernel_classify(int64_t n, const double *Ktr, const int64_t *ytr, int classes, int64_t m, const double *Kte,
                          double lambda, int64_t *pred) {
   double *A = malloc((size_t)(n * n) * sizeof *A), *Y = calloc((size_t)(n * classes), sizeof *Y);
-  if (!A || !Y) nnc_fail("kernel_classify", "out of memory");
+  if (!A || !Y) NNC_FAIL("kernel_classify", "out of memory");
   memcpy(A, Ktr, (size_t)(n * n) * sizeof *A);
   for (int64_t i = 0; i < n; i++) {
     A[i * n + i] += lambda;

@@ -23,7 +23,8 @@ void nnc_gauss_hermite(int n, double *x, double *w);
 /* sigma(x) and sigma'(x) for an activation, in double (param as in nn/act.h) */
 double nnc_act_value(nnc_act act, double param, double x);
 double nnc_act_deriv(nnc_act act, double param, double x);
-/* E_{z~N(0,K)} [sigma(z)^p1 sigma'(z)^p2 z^p3] with a 200-point rule (p1..p3 >= 0) */
+/* E_{z~N(0,K)} [sigma(z)^p1 sigma'(z)^p2 z^p3] (p1..p3 >= 0), composite Simpson split at the
+ * kink z = 0 (error ~1e-9 for ReLU-like activations, where Gauss-Hermite is only ~1e-3) */
 double nnc_act_moment(nnc_act act, double param, double K, int p_sigma, int p_deriv, int p_z);
 
 /* ---- criticality ---- */
@@ -33,7 +34,8 @@ double nnc_kernel_step(nnc_act act, double param, double c_b, double c_w, double
 void nnc_kernel_chis(nnc_act act, double param, double c_w, double K, double *chi_par, double *chi_perp);
 /* The critical initialisation solved numerically: scale-invariant activations (relu,
  * leaky_relu, identity) give C_b = 0, C_W = 1/<sigma'^2> (K* arbitrary, returned as 1);
- * the K* = 0 class (sigma(0) = 0, e.g. tanh) gives (0, 1/sigma'(0)^2) with K* = 0; otherwise
+ * the K* = 0 class (sigma(0) = 0 and K = 0 attracting: 3 sigma''(0)^2/4 + sigma'(0) sigma'''(0) < 0,
+ * e.g. tanh) gives (0, 1/sigma'(0)^2) with K* = 0; otherwise
  * the root in K* of chi_par = chi_perp with C_W = 1/<sigma'^2>_{K*}, C_b = K* - C_W <sigma^2>,
  * searched on K in [0.01, 1000] (gelu, silu).  False if no root with C_b >= 0 was found. */
 bool nnc_critical_solve(nnc_act act, double param, double *c_b, double *c_w, double *k_star);
@@ -62,6 +64,7 @@ typedef struct {
   bool relu;        /* the arc-cosine closed form of sqrt(2) relu */
   int n;            /* otherwise rho(t) = sum_{k<n} a2[k] t^k (squared Hermite coefficients) */
   double a2[64];
+  double b[64];     /* rho(1 - s) = sum_j b[j] s^j (for small s) */
 } nnc_dual;
 nnc_dual nnc_dual_relu(void);
 nnc_dual nnc_dual_hermite(int n, const double *a2); /* normalised to sum a2 = 1 */
@@ -73,14 +76,16 @@ double nnc_dual_drho(const nnc_dual *d, double t);
 double nnc_dual_one_minus_rho(const nnc_dual *d, double s);
 /* xi = rho'(1) */
 double nnc_dual_xi(const nnc_dual *d);
-/* rho(t) by 2-d quadrature of the activation itself (np x np points), for checks */
-double nnc_dual_rho_quadrature(nnc_act act, double param, double t, int np);
+/* rho(t) of sigma normalised at unit input variance, by nested 1-d quadratures of the
+ * activation itself (each split at the kink), for checks of the closed forms */
+double nnc_dual_rho_quadrature(nnc_act act, double param, double t);
 
 /* The normalised NNGP and NTK after each of depth layers for unit-norm inputs, from the
  * cosines t = x^T z (array of m values, in place of the Gram matrix entries):
  *   Sigma^0 = t, Theta^0 = t, Sigma^l = rho(Sigma^(l-1)), Theta^l = Theta^(l-1) rho'(Sigma^(l-1)) + Sigma^l,
  * returned divided by the diagonal Theta^l(x,x) = sum_{k<=l} xi^k (so the diagonal is 1).
- * Sigma is iterated as s = 1 - Sigma (accurate where 1 is a repelling fixed point).
+ * Sigma is carried as Sigma and as s = 1 - Sigma, stepping the smaller one (accurate both near
+ * 1, a repelling fixed point when xi > 1, and near 0, where 1-NN kernels underflow slowly).
  * ntk_out[(l-1)*m + i] for l = 1..depth (and nngp_out likewise if non-NULL). */
 void nnc_ntk_normalised(const nnc_dual *d, int depth, int64_t m, const double *t, double *ntk_out, double *nngp_out);
 

@@ -16,12 +16,7 @@ static void check_last_dim(const nnc_tensor *x, int64_t dim, const char *op) {
 static nnc_tensor *layernorm_forward(nnc_module *m, nnc_tensor *x) {
   nnc_layernorm_mod *l = (nnc_layernorm_mod *)m;
   check_last_dim(x, l->dim, "LayerNorm");
-  int ax = -1;
-  nnc_tensor *mean = nnc_mean(x, 1, &ax, true);
-  nnc_tensor *var = nnc_var(x, 1, &ax, 0, true);
-  nnc_tensor *y = nnc_mul(nnc_sub(x, mean), nnc_rsqrt(nnc_shift(var, l->eps)));
-  if (l->weight) y = nnc_add(nnc_mul(y, l->weight), l->bias);
-  return y;
+  return nnc_layer_norm(x, l->weight, l->bias, l->eps); /* the fused op (ops/layernorm.c) */
 }
 
 static void layernorm_describe(const nnc_module *m, char *buf, size_t size) {

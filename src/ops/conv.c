@@ -354,8 +354,8 @@ DEFINE_IM2COL_PASSES(f64, double, nnc_gemm_f64)
 /* What AUTO runs (measurements in docs/conv.md).  f32: oneDNN with its blocked layouts
  * (nChw16c, reorders in and out included) for every pass, except the input gradient of a
  * convolution with fewer than 16 input channels per group (an RGB or grey first layer, the
- * last layer of a decoder), which a 16-channel block would mostly pad: im2col is 2-3x faster
- * there.  Where oneDNN refuses a problem the dispatch below falls back to im2col.
+ * last layer of a decoder), which a 16-channel block would mostly pad: im2col is 3-12x
+ * faster there.  Where oneDNN refuses a problem the dispatch below falls back to im2col.
  * f64: im2col with nnc_gemm_f64 (oneDNN has no f64). */
 enum { PASS_FWD, PASS_BWD_DATA, PASS_BWD_WEIGHTS };
 static nnc_conv_impl resolve(nnc_conv_impl impl, nnc_dtype dt, int pass, const nnc_conv_geom *g) {

@@ -29,7 +29,7 @@
 
 #define CACHE_SLOTS 128 /* power of two */
 #define CACHE_PROBES 8
-#define KEY_LEN 21
+#define KEY_LEN 20
 #define MAX_ARGS 4
 
 enum { PASS_FWD, PASS_BWD_DATA, PASS_BWD_WEIGHTS };
@@ -214,7 +214,7 @@ static cache_entry *lookup(int pass, const nnc_conv_geom *g, bool bias, nnc_conv
   }
   int64_t key[KEY_LEN] = {pass,  g->N,  g->C,  g->H,  g->W,  g->O,  g->OH,
                           g->OW, g->KH, g->KW, g->sh, g->sw, g->ph, g->pw,
-                          g->dh, g->dw, g->G,  bias,  layout, omp_get_max_threads(), 0};
+                          g->dh, g->dw, g->G,  bias,  layout, omp_get_max_threads()};
   uint64_t h = key_hash(key);
   cache_entry *e = NULL;
   for (int p = 0; p < CACHE_PROBES; p++) {
@@ -230,15 +230,15 @@ static cache_entry *lookup(int pass, const nnc_conv_geom *g, bool bias, nnc_conv
   return e;
 }
 
-/* runs pass with data pointers ptr[k] for the entry's arguments in order */
 static double now(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
-static double reorder_seconds;
+static double reorder_seconds; /* for bench/bench_conv.c: what the layouts cost */
 double nnc_conv_onednn_reorder_seconds(void) { return reorder_seconds; }
 
+/* converts argument a between nnc's layout and the primitive's */
 static void reorder(conv_arg *a, bool to_inner) {
   double t0 = now();
   dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, to_inner ? a->user : a->inner}, {DNNL_ARG_TO, to_inner ? a->inner : a->user}};
@@ -247,6 +247,8 @@ static void reorder(conv_arg *a, bool to_inner) {
   reorder_seconds += now() - t0;
 }
 
+/* runs pass with data pointers ptr[k] for the entry's arguments in order; false if the caller
+ * must use another kernel */
 static bool run(int pass, const nnc_conv_geom *g, bool bias, nnc_conv_layout layout, void *const *ptr) {
   if (omp_in_parallel()) return false;
   if (atomic_flag_test_and_set_explicit(&cache_busy, memory_order_acquire)) return false;

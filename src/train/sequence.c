@@ -68,12 +68,13 @@ nnc_seq_model *nnc_new_seq_model(nnc_params *p, const nnc_seq_model_opts *opts, 
   nnc_seq_model *m = nnc_module_alloc(sizeof *m, "SeqModel", NULL, seq_forward, seq_describe);
   m->o = o;
   m->tok = nnc_new_embedding(p, "tok_emb", o.vocab, o.width, r);
-  nnc_init_normal(m->tok->weight, 0, 0.02, r);
+  double emb_std = getenv("NNC_EMB_STD") ? atof(getenv("NNC_EMB_STD")) : o.emb_std;
+  if (emb_std > 0) nnc_init_normal(m->tok->weight, 0, emb_std, r);
   nnc_module_add_child(&m->base, &m->tok->base);
   if (o.arch == NNC_SEQ_TRANSFORMER) {
     if (!o.rope) {
       m->pos = nnc_new_learned_pos(p, "pos_emb", o.max_len, o.width, r);
-      nnc_init_normal(m->pos->weight, 0, 0.02, r);
+      if (emb_std > 0) nnc_init_normal(m->pos->weight, 0, emb_std, r);
       nnc_module_add_child(&m->base, &m->pos->base);
     }
     nnc_transformer_opts to = {.d_model = o.width, .nhead = o.heads, .dim_ff = o.ff, .causal = true};
@@ -148,11 +149,11 @@ static const nnc_seq_spec parity_spec = {
 static const nnc_seq_spec recall_spec = {
     .name = "recall",
     .summary = "multi-query associative recall: 4 key-value pairs, sequence 64 (causal Transformer)",
-    .task = {.kind = NNC_TASK_MQAR, .pairs = 4, .queries = 4, .key_vocab = 64, .value_vocab = 64},
+    .task = {.kind = NNC_TASK_MQAR, .pairs = 4, .queries = 4, .key_vocab = 32, .value_vocab = 32},
     .seq_len = 64,
-    .model = {.arch = NNC_SEQ_TRANSFORMER, .width = 64, .layers = 2, .heads = 2},
-    .epochs = 10, .steps = 200, .batch = 64,
-    .lr = 3e-3, .weight_decay = 0.01, .warmup = 100, .optim = NNC_OPTIM_ADAMW,
+    .model = {.arch = NNC_SEQ_TRANSFORMER, .width = 64, .layers = 2, .heads = 2, .emb_std = 0.3},
+    .epochs = 5, .steps = 200, .batch = 64,
+    .lr = 2e-3, .weight_decay = 0.01, .warmup = 100, .optim = NNC_OPTIM_ADAMW,
     .test_size = 1000,
 };
 
@@ -161,7 +162,7 @@ static const nnc_seq_spec charlm_spec = {
     .summary = "character-level language model of a text file (--text FILE; causal Transformer)",
     .text = true,
     .seq_len = 128,
-    .model = {.arch = NNC_SEQ_TRANSFORMER, .width = 128, .layers = 3, .heads = 4},
+    .model = {.arch = NNC_SEQ_TRANSFORMER, .width = 128, .layers = 3, .heads = 4, .emb_std = 0.02},
     .epochs = 8, .steps = 200, .batch = 32,
     .lr = 2e-3, .weight_decay = 0.01, .warmup = 100, .optim = NNC_OPTIM_ADAMW,
     .test_size = 512,

@@ -55,6 +55,7 @@ typedef struct {
   int64_t ff;      /* transformer: feed-forward width (0 = 4 * width) */
   bool rope;       /* transformer: rotary positions instead of learned ones */
   bool tie;        /* the head's weight is the token embedding (needs classes == vocab) */
+  double emb_std;  /* embeddings start N(0, emb_std^2); 0 = nn.Embedding's N(0, 1) */
 } nnc_seq_model_opts;
 
 typedef struct {
