@@ -7,7 +7,7 @@
  * not link it, and timed after everything else; "n/a" if absent or NNC_BENCH_NO_OPENBLAS is
  * set), the reference kernel (small shapes only) and, for batched shapes, nnc-loop (a loop of
  * nnc_gemm_f32 calls).  Each line: the median time of many repetitions after a warm-up (best
- * of ROUNDS rounds, see below), GFLOP/s, and the percentage of 228 GFLOP/s (f32) or
+ * of 5 rounds, see below), GFLOP/s, and the percentage of 228 GFLOP/s (f32) or
  * 114 GFLOP/s (f64) times the thread count.  `bench_gemm quick` runs fewer repetitions. */
 #include <dlfcn.h>
 #include <omp.h>
@@ -60,11 +60,11 @@ static const char *impl_name[NIMPL] = {"nnc", "dnnl_sgemm", "openblas", "referen
 
 static bool quick;
 
-/* Each row is timed in ROUNDS rounds spread over the run; a round's number is the median of
+/* Each row is timed in `rounds` rounds spread over the run; a round's number is the median of
  * its repetitions and the table shows the best round.  On a shared machine another process
  * that takes a core for a while (an OpenMP thread then waits a whole scheduler tick, 4-8 ms)
  * spoils a round, not the result; the worst round is printed too, to show such noise. */
-#define ROUNDS 5
+static int rounds = 5; /* the environment variable NNC_BENCH_ROUNDS overrides it */
 
 static int64_t lda_of(const shape *s) { return s->ta ? s->M : s->K; }
 static int64_t ldb_of(const shape *s) { return s->tb ? s->K : s->N; }
@@ -267,10 +267,12 @@ static void print_rows(int nthr) {
 
 int main(int argc, char **argv) {
   quick = argc > 1 && strcmp(argv[1], "quick") == 0;
+  const char *env_rounds = getenv("NNC_BENCH_ROUNDS");
+  if (env_rounds && atoi(env_rounds) > 0) rounds = atoi(env_rounds);
   int nthr = omp_get_max_threads();
   printf("# nnc gemm bench: backend %s, %d thread(s), peak %.0f GFLOP/s f32 (%.0f f64) per "
          "thread; ms = median of a round's repetitions, best of %d rounds\n",
-         nnc_gemm_backend(), nthr, PEAK_F32, PEAK_F64, ROUNDS);
+         nnc_gemm_backend(), nthr, PEAK_F32, PEAK_F64, rounds);
   static const shape mlp[] = {
       /* Fashion-MNIST MLP 784-256-256-10 at batch 128; Linear.weight is [out, in] */
       {"fc1 fwd", 0, 1, 1, 128, 256, 784, 0, 0}, /* X[128,784] @ W1^T */
@@ -302,7 +304,7 @@ int main(int argc, char **argv) {
   };
   for (size_t i = 0; i < sizeof mlp / sizeof *mlp; i++) add_rows(&mlp[i], false);
   for (size_t i = 0; i < sizeof f64s / sizeof *f64s; i++) add_rows(&f64s[i], true);
-  for (int r = 0; r < ROUNDS; r++) measure(false);
+  for (int r = 0; r < rounds; r++) measure(false);
   /* OpenBLAS last: it has its own (pthreads) thread pool; timing it after everything else keeps
    * its threads from competing with the OpenMP threads of oneDNN and nnc. */
   void *ob = getenv("NNC_BENCH_NO_OPENBLAS") ? NULL : dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
@@ -311,7 +313,7 @@ int main(int argc, char **argv) {
     ob_dgemm = (dgemm_fn)(uintptr_t)dlsym(ob, "cblas_dgemm");
     ob_set_threads = (void (*)(int))(uintptr_t)dlsym(ob, "openblas_set_num_threads");
     if (ob_set_threads) ob_set_threads(nthr);
-    for (int r = 0; r < ROUNDS; r++) measure(true);
+    for (int r = 0; r < rounds; r++) measure(true);
   }
   print_rows(nthr);
   int64_t hits, misses, sgemm_calls;
