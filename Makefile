@@ -4,7 +4,7 @@
 # except src/cli/ which makes the command-line tool.
 CC      ?= gcc
 BUILD   ?= build
-OPT     ?= -O2 -march=native
+OPT     ?= -O3 -march=native
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -fopenmp -Wall -Wextra -Isrc -I. -MMD -MP
 LDLIBS  += -ldnnl -lcjson -lpng -lz -lm
