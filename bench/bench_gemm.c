@@ -307,7 +307,8 @@ int main(int argc, char **argv) {
   for (int r = 0; r < rounds; r++) measure(false);
   /* OpenBLAS last: it has its own (pthreads) thread pool; timing it after everything else keeps
    * its threads from competing with the OpenMP threads of oneDNN and nnc. */
-  void *ob = getenv("NNC_BENCH_NO_OPENBLAS") ? NULL : dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
+  void *ob = getenv("NNC_BENCH_NO_OPENBLAS") ? NULL
+                                             : dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
   if (ob) {
     ob_sgemm = (sgemm_fn)(uintptr_t)dlsym(ob, "cblas_sgemm");
     ob_dgemm = (dgemm_fn)(uintptr_t)dlsym(ob, "cblas_dgemm");

@@ -241,7 +241,8 @@ static bool check_batched(bool f64, bool ta, bool tb, const batch_case *c, doubl
   int64_t sA = c->bcast == 1 ? 0 : ar * lda + c->gap, sB = c->bcast == 2 ? 0 : br * ldb + c->gap;
   int64_t sC = c->bcast == 3 ? 0 : c->M * ldc + c->gap;
   if (c->bcast == 3) beta = 1.0;
-  int64_t nA = (sA ? c->batch : 1) * (ar * lda + c->gap), nB = (sB ? c->batch : 1) * (br * ldb + c->gap);
+  int64_t nA = (sA ? c->batch : 1) * (ar * lda + c->gap);
+  int64_t nB = (sB ? c->batch : 1) * (br * ldb + c->gap);
   int64_t nC = (sC ? c->batch : 1) * (c->M * ldc + c->gap);
   double tol = (f64 ? tol_f64(c->K) : tol_f32(c->K)) * (c->bcast == 3 ? (double)c->batch : 1.0);
   bool ok = true;

@@ -67,7 +67,7 @@ static nnc_tensor *matmul_nd(nnc_tensor *a, nnc_tensor *b, bool ta, bool tb) {
   nnc_tensor *y = nnc_empty(a->dtype, nb + 2, out_shape);
 
   bool ta_eff = ta, tb_eff = tb;
-  int64_t lda, ldb;
+  int64_t lda = 0, ldb = 0;
   nnc_tensor *ac = a, *bc = b;
   if (!as_matrix(ac, &ta_eff, &lda)) {
     ac = nnc_contiguous(nnc_detach(a));

@@ -91,6 +91,18 @@ nnc_seq_model *nnc_new_seq_model(nnc_params *p, const nnc_seq_model_opts *opts, 
     m->rnn = nnc_new_rnn(p, "rnn", o.arch == NNC_SEQ_GRU ? NNC_RNN_GRU : NNC_RNN_LSTM, o.width, o.width, o.layers, true, r);
     nnc_module_add_child(&m->base, &m->rnn->base);
   }
+  if (getenv("NNC_GPT_INIT") && o.arch == NNC_SEQ_TRANSFORMER) {
+    double sd = atof(getenv("NNC_GPT_INIT")), res = sd / sqrt(2.0 * o.layers);
+    for (int l = 0; l < o.layers; l++) {
+      nnc_encoder_layer_mod *b = m->blocks[l];
+      nnc_init_normal(b->self_attn->in_proj_weight, 0, sd, r);
+      nnc_init_normal(b->linear1->weight, 0, sd, r);
+      nnc_init_normal(b->self_attn->out_proj->weight, 0, res, r);
+      nnc_init_normal(b->linear2->weight, 0, res, r);
+      nnc_init_constant(b->linear1->bias, 0);
+      nnc_init_constant(b->linear2->bias, 0);
+    }
+  }
   if (o.tie) {
     m->head_bias = nnc_params_add(p, "head.bias", NNC_SHAPE(o.classes));
   } else {
@@ -593,6 +605,9 @@ int nnc_train_sequence(const nnc_seq_spec *spec, const nnc_seq_options *o) {
   if (s->optim == NNC_OPTIM_SGD) nnc_sgd_init(&R->opt, &R->params, s->lr, 0.9, s->weight_decay, true);
   else if (s->optim == NNC_OPTIM_ADAM) nnc_adam_init(&R->opt, &R->params, s->lr, 0.9, 0.999, 1e-8, s->weight_decay);
   else nnc_adamw_init(&R->opt, &R->params, s->lr, 0.9, 0.999, 1e-8, s->weight_decay);
+  if (getenv("NNC_BETA2")) R->opt.beta2 = atof(getenv("NNC_BETA2"));
+  if (getenv("NNC_WARMUP")) s->warmup = atoi(getenv("NNC_WARMUP"));
+  if (getenv("NNC_WD")) R->opt.weight_decay = atof(getenv("NNC_WD"));
   int64_t total = (int64_t)s->epochs * s->steps, warm = s->warmup < total / 2 ? s->warmup : total / 2;
   R->sched = nnc_sched_warmup(nnc_sched_cosine(s->lr, total - warm, s->lr * 0.01), warm, 0.01);
   for (int k = 0; k < H_COLS; k++) R->hist[k] = nnc_xcalloc((size_t)s->epochs, sizeof(double));
