@@ -223,11 +223,11 @@ static void test_text(void) {
   nnc_text_train_batch(&t, x2, y2, &r);
   CHECK(same(x, x2) && same(y, y2));
 
-  /* held-out windows: consecutive windows of the tail, each target the next byte */
-  int64_t all = nnc_text_eval_count(&t, T, 0);
+  /* held-out windows, stride T: consecutive windows of the tail, each target the next byte */
+  int64_t all = nnc_text_eval_count(&t, T, T, 0);
   CHECK(all == (200 - 1) / T);
   nnc_tensor *ex = i64(all, T), *ey = i64(all, T);
-  nnc_text_eval_batch(&t, 0, 0, ex, ey);
+  nnc_text_eval_batch(&t, 0, T, 0, ex, ey);
   bool ev_ok = true;
   for (int64_t w = 0; w < all; w++)
     for (int64_t i = 0; i < T; i++) {
@@ -236,11 +236,37 @@ static void test_text(void) {
     }
   CHECK(ev_ok);
   /* thinned: 3 windows spread over the tail, each one of the full list */
-  CHECK(nnc_text_eval_count(&t, T, 3) == 3);
+  CHECK(nnc_text_eval_count(&t, T, T, 3) == 3);
   nnc_tensor *tx = i64(1, T), *ty = i64(1, T);
-  nnc_text_eval_batch(&t, 2, 3, tx, ty);
+  nnc_text_eval_batch(&t, 2, T, 3, tx, ty);
   CHECK(memcmp(nnc_i64(tx), nnc_i64(ex) + (2 * all / 3) * T, T * sizeof(int64_t)) == 0);
-  EXPECT_ABORT(nnc_text_eval_batch(&t, 2, 3, ex, ey), "windows");
+  EXPECT_ABORT(nnc_text_eval_batch(&t, 2, T, 3, ex, ey), "windows");
+  EXPECT_ABORT(nnc_text_eval_batch(&t, 0, T + 1, 3, tx, ty), "stride");
+
+  /* sliding windows, stride T/4: every held-out character after the first is a target once,
+   * the right one, with at least 3T/4 characters before it in its window (but in window 0) */
+  const int64_t S = T / 4;
+  int64_t ns = nnc_text_eval_count(&t, T, S, 0);
+  CHECK(ns == (200 - 1 - T) / S + 1);
+  nnc_tensor *sx = i64(ns, T), *sy = i64(ns, T);
+  nnc_text_eval_batch(&t, 0, S, 0, sx, sy);
+  int hits[200] = {0};
+  bool sl_ok = true;
+  for (int64_t w = 0; w < ns; w++)
+    for (int64_t i = 0; i < T; i++) {
+      int64_t pos = t.n_train + w * S + i; /* the input character's place in the file */
+      sl_ok &= t.byte_of[nnc_i64(sx)[w * T + i]] == bytes[pos];
+      int64_t yv = nnc_i64(sy)[w * T + i];
+      if (yv < 0) continue;
+      sl_ok &= t.byte_of[yv] == bytes[pos + 1] && (w == 0 || i >= T - S);
+      hits[pos + 1 - t.n_train]++;
+    }
+  CHECK(sl_ok);
+  bool once = true;
+  int64_t last = t.n_train + (ns - 1) * S + T; /* the last character predicted */
+  for (int64_t k = 1; k <= last - t.n_train; k++) once &= hits[k] == 1;
+  CHECKF(once && hits[0] == 0, "a held-out character is predicted %s", once ? "at the first place" : "not exactly once");
+  CHECK(N - last <= S); /* at most a stride left out at the end */
   nnc_text_free(&t);
 
   /* full byte vocabulary: ids are the bytes */
@@ -259,7 +285,7 @@ static void test_text(void) {
   CHECK(nnc_text_load(empty, 0.1, true, &t) == NNC_ERR_FORMAT && strstr(nnc_last_error(), "empty"));
   CHECK(nnc_text_from_bytes(bytes, N, 1.0, true, &t) == NNC_ERR_ARG);
   CHECK(nnc_text_from_bytes(bytes, 10, 0.5, true, &t) == NNC_OK);
-  CHECK(nnc_text_eval_count(&t, 16, 0) == 0);
+  CHECK(nnc_text_eval_count(&t, 16, 8, 0) == 0);
   EXPECT_ABORT(nnc_text_train_batch(&t, x, y, &r), "training characters");
   nnc_text_free(&t);
   remove(path);

@@ -71,24 +71,31 @@ void nnc_text_train_batch(const nnc_text *t, nnc_tensor *tokens, nnc_tensor *tar
   nnc_bump_version(targets);
 }
 
-int64_t nnc_text_eval_count(const nnc_text *t, int64_t T, int64_t max_windows) {
-  if (T < 1) return 0;
-  int64_t tail = t->n - t->n_train, all = tail >= T + 1 ? (tail - 1) / T : 0;
+/* all sliding windows of the tail */
+static int64_t all_windows(const nnc_text *t, int64_t T, int64_t stride) {
+  int64_t tail = t->n - t->n_train;
+  return T >= 1 && stride >= 1 && stride <= T && tail >= T + 1 ? (tail - 1 - T) / stride + 1 : 0;
+}
+
+int64_t nnc_text_eval_count(const nnc_text *t, int64_t T, int64_t stride, int64_t max_windows) {
+  int64_t all = all_windows(t, T, stride);
   return max_windows > 0 && all > max_windows ? max_windows : all;
 }
 
-void nnc_text_eval_batch(const nnc_text *t, int64_t first, int64_t max_windows, nnc_tensor *tokens,
+void nnc_text_eval_batch(const nnc_text *t, int64_t first, int64_t stride, int64_t max_windows, nnc_tensor *tokens,
                          nnc_tensor *targets) {
   check_batch(tokens, targets, "text eval batch");
   int64_t B = tokens->shape[0], T = tokens->shape[1];
-  int64_t tail = t->n - t->n_train, all = tail >= T + 1 ? (tail - 1) / T : 0;
-  int64_t count = nnc_text_eval_count(t, T, max_windows);
+  NNC_CHECK(stride >= 1 && stride <= T, "text eval batch", "stride %lld: want 1..T (%lld)", (long long)stride, (long long)T);
+  int64_t all = all_windows(t, T, stride), count = nnc_text_eval_count(t, T, stride, max_windows);
   NNC_CHECK(first >= 0 && first + B <= count, "text eval batch", "windows %lld..%lld of %lld", (long long)first,
             (long long)(first + B - 1), (long long)count);
   int64_t *x = nnc_i64(tokens), *y = nnc_i64(targets);
   for (int64_t b = 0; b < B; b++) {
     int64_t i = first + b, slot = count == all ? i : i * all / count; /* evenly spread when thinned */
-    window(t, t->n_train + slot * T, T, x + b * T, y + b * T);
+    window(t, t->n_train + slot * stride, T, x + b * T, y + b * T);
+    if (slot > 0)
+      for (int64_t k = 0; k < T - stride; k++) y[b * T + k] = -1; /* seen by the previous window */
   }
   nnc_bump_version(tokens);
   nnc_bump_version(targets);

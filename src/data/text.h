@@ -9,8 +9,8 @@
  *   nnc_text txt;
  *   if (nnc_text_load("book.txt", 0.1, true, &txt)) { puts(nnc_last_error()); ... }
  *   nnc_text_train_batch(&txt, tokens, targets, &rng);   // random windows of the training part
- *   int64_t n = nnc_text_eval_count(&txt, T, 512);        // fixed held-out windows
- *   nnc_text_eval_batch(&txt, first, 512, tokens, targets);
+ *   int64_t n = nnc_text_eval_count(&txt, T, T / 2, 512); // fixed held-out windows
+ *   nnc_text_eval_batch(&txt, first, T / 2, 512, tokens, targets);
  *   nnc_text_free(&txt);
  *
  * A window of length T starting at s gives tokens = ids[s .. s+T) and targets =
@@ -45,13 +45,16 @@ void nnc_text_free(nnc_text *t); /* safe on a zeroed text */
  * uniform in [0, n_train - T - 1] drawn from r.  Needs n_train >= T + 1 (else nnc_fail). */
 void nnc_text_train_batch(const nnc_text *t, nnc_tensor *tokens, nnc_tensor *targets, nnc_rng *r);
 
-/* The fixed held-out windows of length T: the tail cut into consecutive windows (window i
- * starts at n_train + i*T, so each held-out character after the first is a target exactly
- * once), or, when there are more than max_windows (> 0), max_windows of them spread evenly
- * over the tail.  Returns how many (0 if the tail is shorter than T + 1). */
-int64_t nnc_text_eval_count(const nnc_text *t, int64_t T, int64_t max_windows);
+/* The fixed held-out windows: windows of length T whose starts step by `stride` (1..T)
+ * through the tail (window i starts at n_train + i*stride).  In window 0 every target counts;
+ * in the others only the last `stride` targets do (the rest are -1), so each held-out
+ * character after the first is predicted exactly once, with at least T - stride characters
+ * of context (a sliding-window evaluation; stride = T gives plain consecutive windows).
+ * When there are more than max_windows (> 0), max_windows of them spread evenly over the
+ * tail are used.  Returns how many (0 if the tail is shorter than T + 1). */
+int64_t nnc_text_eval_count(const nnc_text *t, int64_t T, int64_t stride, int64_t max_windows);
 /* windows first .. first+B-1 of that list into tokens and targets ([B, T]) */
-void nnc_text_eval_batch(const nnc_text *t, int64_t first, int64_t max_windows, nnc_tensor *tokens,
+void nnc_text_eval_batch(const nnc_text *t, int64_t first, int64_t stride, int64_t max_windows, nnc_tensor *tokens,
                          nnc_tensor *targets);
 
 #endif

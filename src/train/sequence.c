@@ -377,7 +377,7 @@ static eval_result evaluate(run *R) {
     if (R->s.text) {
       x = nnc_empty(NNC_I64, NNC_SHAPE(m, T));
       y = nnc_empty(NNC_I64, NNC_SHAPE(m, T));
-      nnc_text_eval_batch(&R->text, r0, R->s.test_size, x, y);
+      nnc_text_eval_batch(&R->text, r0, T / 2 > 0 ? T / 2 : 1, R->s.test_size, x, y);
     } else {
       x = nnc_wrap(NNC_I64, NNC_SHAPE(m, T), nnc_i64(R->test_x) + r0 * T);
       y = nnc_wrap(NNC_I64, NNC_SHAPE(m, T), nnc_i64(R->test_y) + r0 * T);
@@ -565,7 +565,7 @@ int nnc_train_sequence(const nnc_seq_spec *spec, const nnc_seq_options *o) {
       rc = fail("text");
       goto done;
     }
-    R->test_windows = nnc_text_eval_count(&R->text, T, s->test_size);
+    R->test_windows = nnc_text_eval_count(&R->text, T, T / 2 > 0 ? T / 2 : 1, s->test_size);
     if (R->text.n_train < T + 1 || R->test_windows < 1) {
       fprintf(stderr, "nnc: text: %s has %lld bytes: too short for windows of %lld characters with %g held out\n", o->text,
               (long long)R->text.n, (long long)T, R->holdout);
@@ -589,6 +589,7 @@ int nnc_train_sequence(const nnc_seq_spec *spec, const nnc_seq_options *o) {
     nnc_task_fill(&test_task, R->test_x, R->test_y, &test_rng);
   }
   s->model.max_len = T;
+  if (getenv("NNC_FF")) s->model.ff = atoi(getenv("NNC_FF"));
   if (s->model.ff <= 0) s->model.ff = 4 * s->model.width;
   make_config(R);
   if (nnc_mkdirs(R->dir)) {
@@ -607,6 +608,7 @@ int nnc_train_sequence(const nnc_seq_spec *spec, const nnc_seq_options *o) {
   else nnc_adamw_init(&R->opt, &R->params, s->lr, 0.9, 0.999, 1e-8, s->weight_decay);
   if (getenv("NNC_BETA2")) R->opt.beta2 = atof(getenv("NNC_BETA2"));
   if (getenv("NNC_WARMUP")) s->warmup = atoi(getenv("NNC_WARMUP"));
+  (void)0;
   if (getenv("NNC_WD")) R->opt.weight_decay = atof(getenv("NNC_WD"));
   int64_t total = (int64_t)s->epochs * s->steps, warm = s->warmup < total / 2 ? s->warmup : total / 2;
   R->sched = nnc_sched_warmup(nnc_sched_cosine(s->lr, total - warm, s->lr * 0.01), warm, 0.01);
