@@ -21,42 +21,47 @@ static void list_models(FILE *f) {
 }
 
 /* ---- sequence tasks ---- */
-static const char *seq_usage(const char *name) {
-  if (!strcmp(name, "recall"))
-    return "usage: nnc train recall [flags]\n\n"
-           "Multi-query associative recall (MQAR, Arora et al. 2023): each sequence of 64 tokens starts with 4\n"
-           "key-value pairs (64 possible keys, 64 values; keys distinct), then holds the 4 keys again as\n"
-           "queries at random later positions among filler tokens; the model must output each query's value.\n"
-           "Loss and accuracy count the query positions only.  An epoch is --steps fresh batches; the test\n"
-           "set is 1000 fixed sequences (4000 queries) drawn from --seed.\n\n"
-           "Defaults: a causal Transformer (learned positions, 2 pre-norm blocks of width 64, 2 heads,\n"
-           "feed-forward 256, final LayerNorm, linear head; 110k parameters), AdamW lr 3e-3 (weight decay 0.01,\n"
-           "100 warm-up steps, cosine decay), batch 64, 10 epochs of 200 steps, gradient clipping at 1.\n"
-           "It reaches 100% test accuracy (>= 99% by epoch 4) in about 1.5 minutes on 2 cores.\n\n"
-           "Writes metrics.jsonl (test_acc per epoch), model.safetensors, checkpoint.safetensors, curves.svg.";
-  if (!strcmp(name, "parity"))
-    return "usage: nnc train parity [flags]\n\n"
-           "Parity of random bit strings of length 64.  Training targets are the running parity (the XOR of\n"
-           "bits 0..t at every position t); test accuracy is on the XOR of the whole string only, over 2000\n"
-           "fixed strings.  A GRU is the default: it learns the flip-flop in a few hundred steps and extends\n"
-           "to any length, where a Transformer on the final label alone stalls at chance beyond ~20 bits.\n\n"
-           "Defaults: embedding + 1-layer GRU of width 32 + linear head, AdamW lr 1e-2, batch 32, 4 epochs of\n"
-           "100 steps, 20 warm-up steps, cosine decay, clipping at 1.  It reaches 100% test accuracy in about\n"
-           "20 seconds.  --arch transformer trains the Transformer instead.\n\n"
-           "Writes metrics.jsonl (test_acc per epoch), model.safetensors, checkpoint.safetensors, curves.svg.";
-  return "usage: nnc train char-lm --text FILE [flags]\n\n"
-         "A character-level language model of a text file: the last 10% of the file is held out; training\n"
-         "draws random windows of 128 characters from the rest; the score is bits per character (the mean\n"
-         "cross-entropy in bits) on up to 512 fixed held-out windows after every epoch of --steps steps.\n"
-         "The vocabulary is the file's own set of bytes (--byte-vocab: all 256).\n\n"
-         "Defaults: a causal Transformer (learned positions, 3 pre-norm blocks of width 128, 4 heads,\n"
-         "feed-forward 512, final LayerNorm, linear head), AdamW lr 2e-3 (weight decay 0.01, 100 warm-up\n"
-         "steps, cosine decay), batch 32 x 128 characters, 8 epochs of 200 steps, clipping at 1.\n"
-         "On the Debian fortunes (2.6 MB) it reaches about 2.0 bits per character in under 5 minutes:\n"
-         "  ls -d /usr/share/games/fortunes/* | grep -v '\\.dat$\\|\\.u8$' | xargs cat > fortunes.txt\n"
-         "  nnc train char-lm --text fortunes.txt\n\n"
-         "Writes metrics.jsonl (test_bpc per epoch), model.safetensors (with the vocabulary's bytes in its\n"
-         "metadata), checkpoint.safetensors, curves.svg.";
+/* the task's description, then its defaults read from its spec (so the help stays true) */
+static const char *seq_usage(const nnc_seq_spec *t) {
+  static char buf[4096];
+  const char *what;
+  if (!strcmp(t->name, "recall"))
+    what = "Multi-query associative recall (MQAR, Arora et al. 2023): each sequence starts with --pairs distinct\n"
+           "key-value pairs, then holds the keys again as queries at random later positions among filler\n"
+           "tokens; the model must output each query's value.  Loss and accuracy count the query positions\n"
+           "only.  An epoch is --steps fresh batches; the test set is fixed sequences drawn from --seed.";
+  else if (!strcmp(t->name, "parity"))
+    what = "Parity of random bit strings.  Training targets are the running parity (the XOR of bits 0..t at\n"
+           "every position t); test accuracy is on the XOR of the whole string only.  A GRU is the default:\n"
+           "it learns the flip-flop in a few hundred steps and extends to any length, where a Transformer on\n"
+           "the final label alone (--arch transformer --final-only) stalls at chance beyond ~20 bits.";
+  else
+    what = "A character-level language model of a text file: the last --holdout of the file is held out;\n"
+           "training draws random windows from the rest; the score is bits per character (the mean\n"
+           "cross-entropy in bits) on the held-out tail after every epoch of --steps steps.  The vocabulary\n"
+           "is the file's own set of bytes (--byte-vocab: all 256).  bench/charlm.sh trains it on the text\n"
+           "of Debian's fortunes package and checks the issue's floor (below 2.2 bits in 5 minutes).";
+  const nnc_seq_model_opts *m = &t->model;
+  char model[256];
+  if (m->arch == NNC_SEQ_TRANSFORMER)
+    snprintf(model, sizeof model, "a causal Transformer (%s positions, %d pre-norm\n"
+             "blocks of width %lld, %d heads, feed-forward %lld, final LayerNorm, linear head)", m->rope ? "rotary" : "learned", m->layers,
+             (long long)m->width, m->heads, (long long)(m->ff > 0 ? m->ff : 4 * m->width));
+  else
+    snprintf(model, sizeof model, "embedding + %d-layer %s of width %lld + linear head", m->layers,
+             nnc_seq_arch_name(m->arch), (long long)m->width);
+  char opt[128];
+  if (t->muon_lr > 0) snprintf(opt, sizeof opt, "Muon lr %g on the blocks' matrices and AdamW lr %g on the rest", t->muon_lr, t->lr);
+  else snprintf(opt, sizeof opt, "%s lr %g", t->optim == NNC_OPTIM_SGD ? "SGD" : t->optim == NNC_OPTIM_ADAM ? "Adam" : "AdamW", t->lr);
+  snprintf(buf, sizeof buf,
+           "usage: nnc train %s%s [flags]\n\n%s\n\n"
+           "Defaults: sequence length %lld; %s.\n"
+           "%s,\n"
+           "weight decay %g, %d warm-up steps, cosine decay, batch %d, %d epochs of %d steps, clipping at 1.\n\n"
+           "Writes metrics.jsonl (%s per epoch), model.safetensors, checkpoint.safetensors, curves.svg.",
+           t->name, t->text ? " --text FILE" : "", what, (long long)t->seq_len, model, opt, t->weight_decay, t->warmup,
+           t->batch, t->epochs, t->steps, t->text ? "test_bpc" : "test_acc");
+  return buf;
 }
 
 static int cmd_train_sequence(const nnc_seq_spec *task, int argc, char **argv) {
@@ -67,7 +72,8 @@ static int cmd_train_sequence(const nnc_seq_spec *task, int argc, char **argv) {
       {"--steps", ARG_INT, &o.steps, "training steps (batches) per epoch (default: the task's)"},
       {"--batch", ARG_INT, &o.batch, "sequences per batch (default: the task's)"},
       {"--lr", ARG_DOUBLE, &o.lr, "peak learning rate of the warm-up + cosine schedule"},
-      {"--optim", ARG_STRING, &o.optim, "sgd (momentum 0.9, Nesterov), adam or adamw (default adamw)"},
+      {"--optim", ARG_STRING, &o.optim, "sgd (momentum 0.9, Nesterov), adam, adamw, or muon (Muon lr 0.02 on the\n"
+                                         "                         blocks' matrices, AdamW --lr on the rest) (default: the task's)"},
       {"--seed", ARG_INT, &seed, "seed of initialisation, training data and test set (default 0)"},
       {"--threads", ARG_INT, &o.threads, "threads (default: NNC_THREADS, or all cores)"},
       {"--out", ARG_STRING, &o.out_dir, "output folder (default runs/TASK)"},
@@ -82,15 +88,16 @@ static int cmd_train_sequence(const nnc_seq_spec *task, int argc, char **argv) {
       {"--test-size", ARG_INT, &o.test_size, "test sequences (char-lm: held-out windows at most)"},
       {"--pairs", ARG_INT, &o.pairs, "recall: key-value pairs (default 4)"},
       {"--queries", ARG_INT, &o.queries, "recall: queries per sequence (default: as many as pairs)"},
-      {"--keys", ARG_INT, &o.key_vocab, "recall: distinct keys (default 64)"},
-      {"--values", ARG_INT, &o.value_vocab, "recall: distinct values (default 64)"},
+      {"--keys", ARG_INT, &o.key_vocab, "recall: distinct keys (default 32)"},
+      {"--values", ARG_INT, &o.value_vocab, "recall: distinct values (default 32)"},
       {"--text", ARG_STRING, &o.text, "char-lm: the text file (required)"},
       {"--holdout", ARG_DOUBLE, &o.holdout, "char-lm: held-out share of the end of the file (default 0.1)"},
       {"--byte-vocab", ARG_BOOL, &o.byte_vocab, "char-lm: all 256 bytes as the vocabulary"},
+      {"--final-only", ARG_BOOL, &o.final_only, "parity: train on the whole string's XOR only (hard; see --help)"},
   };
   const char *pos[1];
   int np = 0;
-  int rc = args_parse(argc, argv, 1, specs, sizeof specs / sizeof specs[0], pos, 1, &np, seq_usage(task->name));
+  int rc = args_parse(argc, argv, 1, specs, sizeof specs / sizeof specs[0], pos, 1, &np, seq_usage(task));
   if (rc) return rc == 1 ? 0 : 2;
   if (o.epochs < 0 || o.steps < 0 || o.batch < 0 || o.lr < 0 || seed < 0 || o.seq_len < 0 || o.width < 0 ||
       o.layers < 0 || o.heads < 0 || o.pairs < 0 || o.queries < 0 || o.key_vocab < 0 || o.value_vocab < 0 || o.test_size < 0 || o.holdout < 0 || o.stop_after < 0) {
@@ -108,7 +115,7 @@ static int cmd_train_sequence(const nnc_seq_spec *task, int argc, char **argv) {
 
 /* the model name: the first argument that is neither a flag nor a flag's value */
 static const char *find_model_name(int argc, char **argv) {
-  static const char *const bools[] = {"--no-augment", "--byte-vocab", "--help", "-h"};
+  static const char *const bools[] = {"--no-augment", "--byte-vocab", "--final-only", "--help", "-h"};
   for (int i = 1; i < argc; i++) {
     if (argv[i][0] != '-') return argv[i];
     bool is_bool = false;

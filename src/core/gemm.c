@@ -16,12 +16,11 @@
 #include "core/gemm.h"
 
 #include <omp.h>
-#include <oneapi/dnnl/dnnl.h>
-#include <oneapi/dnnl/dnnl_debug.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dnnl_cache.h"
 #include "core/error.h"
 
 /* ---------------------------------------------------------------- argument checks */
@@ -101,36 +100,19 @@ DEFINE_GEMM_TINY(gemm_tiny_f64, double)
 /* ---------------------------------------------------------------- oneDNN primitive cache */
 
 #define CACHE_SLOTS 256 /* power of two */
-#define CACHE_PROBES 8
 #define KEY_LEN 15
 
 typedef struct {
-  int64_t key[KEY_LEN];
-  bool used;
+  nnc_dnnl_slot slot; /* first: the key (core/dnnl_cache.h) */
   dnnl_primitive_t prim; /* NULL: oneDNN refused this layout; use dnnl_sgemm */
   dnnl_memory_t a, b, c;
 } cache_entry;
 
 static cache_entry cache[CACHE_SLOTS];
 static atomic_flag cache_busy = ATOMIC_FLAG_INIT;
-static dnnl_engine_t engine;
-static dnnl_stream_t stream;
 static _Atomic int64_t stat_hits, stat_misses, stat_sgemm; /* relaxed counters */
 
-#define DNNL_OK(call)                                                                        \
-  do {                                                                                       \
-    dnnl_status_t st_ = (call);                                                              \
-    NNC_CHECK(st_ == dnnl_success, "gemm", "oneDNN: %s failed: %s", #call,                  \
-              dnnl_status2str(st_));                                                         \
-  } while (0)
-
-static uint64_t key_hash(const int64_t *key) {
-  uint64_t h = 1469598103934665603ull; /* FNV-1a over the words, then a final mix */
-  for (int i = 0; i < KEY_LEN; i++) h = (h ^ (uint64_t)key[i]) * 1099511628211ull;
-  h ^= h >> 29;
-  h *= 0xbf58476d1ce4e5b9ull;
-  return h ^ (h >> 32);
-}
+#define DNNL_OK(call) NNC_DNNL_OK("gemm", call)
 
 static void entry_free(cache_entry *e) {
   if (e->prim) dnnl_primitive_destroy(e->prim);
@@ -184,15 +166,15 @@ static void entry_make(cache_entry *e, bool ta, bool tb, int64_t batch, int64_t 
     dnnl_post_ops_destroy(po);
   }
   dnnl_primitive_desc_t pd = NULL;
-  if (ok && dnnl_primitive_desc_create(&pd, &md, attr, engine, NULL) != dnnl_success) pd = NULL;
+  if (ok && dnnl_primitive_desc_create(&pd, &md, attr, nnc_dnnl_engine(), NULL) != dnnl_success) pd = NULL;
   dnnl_primitive_attr_destroy(attr);
   if (!pd) return;
   dnnl_status_t st = dnnl_primitive_create(&e->prim, pd);
   dnnl_primitive_desc_destroy(pd);
   if (st != dnnl_success) { e->prim = NULL; return; }
-  DNNL_OK(dnnl_memory_create(&e->a, &ad, engine, DNNL_MEMORY_NONE));
-  DNNL_OK(dnnl_memory_create(&e->b, &bd, engine, DNNL_MEMORY_NONE));
-  DNNL_OK(dnnl_memory_create(&e->c, &cd, engine, DNNL_MEMORY_NONE));
+  DNNL_OK(dnnl_memory_create(&e->a, &ad, nnc_dnnl_engine(), DNNL_MEMORY_NONE));
+  DNNL_OK(dnnl_memory_create(&e->b, &bd, nnc_dnnl_engine(), DNNL_MEMORY_NONE));
+  DNNL_OK(dnnl_memory_create(&e->c, &cd, nnc_dnnl_engine(), DNNL_MEMORY_NONE));
 }
 
 /* Runs the problem through a cached primitive.  Returns false if the caller must fall back
@@ -202,26 +184,16 @@ static bool onednn_matmul(bool ta, bool tb, int64_t batch, int64_t M, int64_t N,
                           int64_t ldb, int64_t sB, float beta, float *C, int64_t ldc, int64_t sC) {
   if (omp_in_parallel()) return false;
   if (atomic_flag_test_and_set_explicit(&cache_busy, memory_order_acquire)) return false;
-  if (!engine) {
-    DNNL_OK(dnnl_engine_create(&engine, dnnl_cpu, 0));
-    DNNL_OK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags));
-  }
   int64_t key[KEY_LEN] = {ta, tb, batch, M, N, K, lda, sA, ldb, sB, ldc, sC,
                           float_bits(alpha), float_bits(beta), omp_get_max_threads()};
-  uint64_t h = key_hash(key);
-  cache_entry *e = NULL;
-  for (int p = 0; p < CACHE_PROBES; p++) {
-    cache_entry *s = &cache[(h + (uint64_t)p) & (CACHE_SLOTS - 1)];
-    if (!s->used) { if (!e) e = s; break; }
-    if (memcmp(s->key, key, sizeof key) == 0) { e = s; break; }
-  }
-  if (e && e->used) {
+  bool hit;
+  cache_entry *e = nnc_dnnl_cache_find(cache, sizeof cache[0], CACHE_SLOTS, key, KEY_LEN, &hit);
+  if (hit) {
     atomic_fetch_add_explicit(&stat_hits, 1, memory_order_relaxed);
   } else {
-    if (!e) { e = &cache[h & (CACHE_SLOTS - 1)]; entry_free(e); } /* all probes taken: evict */
-    memcpy(e->key, key, sizeof key);
-    e->used = true;
+    entry_free(e);
     entry_make(e, ta, tb, batch, M, N, K, alpha, lda, sA, ldb, sB, beta, ldc, sC);
+    nnc_dnnl_slot_set(&e->slot, key, KEY_LEN);
     atomic_fetch_add_explicit(&stat_misses, 1, memory_order_relaxed);
   }
   bool done = false;
@@ -231,8 +203,8 @@ static bool onednn_matmul(bool ta, bool tb, int64_t batch, int64_t M, int64_t N,
     DNNL_OK(dnnl_memory_set_data_handle(e->c, C));
     dnnl_exec_arg_t args[3] = {
         {DNNL_ARG_SRC, e->a}, {DNNL_ARG_WEIGHTS, e->b}, {DNNL_ARG_DST, e->c}};
-    DNNL_OK(dnnl_primitive_execute(e->prim, stream, 3, args));
-    DNNL_OK(dnnl_stream_wait(stream));
+    DNNL_OK(dnnl_primitive_execute(e->prim, nnc_dnnl_stream(), 3, args));
+    DNNL_OK(dnnl_stream_wait(nnc_dnnl_stream()));
     done = true;
   }
   atomic_flag_clear_explicit(&cache_busy, memory_order_release);
@@ -241,10 +213,6 @@ static bool onednn_matmul(bool ta, bool tb, int64_t batch, int64_t M, int64_t N,
 
 void nnc_gemm_cache_clear(void) {
   for (int i = 0; i < CACHE_SLOTS; i++) entry_free(&cache[i]);
-  if (stream) dnnl_stream_destroy(stream);
-  if (engine) dnnl_engine_destroy(engine);
-  stream = NULL;
-  engine = NULL;
   atomic_store(&stat_hits, 0);
   atomic_store(&stat_misses, 0);
   atomic_store(&stat_sgemm, 0);

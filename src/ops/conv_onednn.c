@@ -16,19 +16,17 @@
  * formula's floor drops rows, negative for a transposed convolution's output_padding.
  * oneDNN refuses pr <= -sh, and such a problem falls back to the caller's kernel. */
 #include <omp.h>
-#include <oneapi/dnnl/dnnl.h>
-#include <oneapi/dnnl/dnnl_debug.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/arena.h"
+#include "core/dnnl_cache.h"
 #include "core/error.h"
 #include "ops/conv_onednn.h"
 
 #define CACHE_SLOTS 128 /* power of two */
-#define CACHE_PROBES 8
 #define KEY_LEN 20
 #define MAX_ARGS 4
 
@@ -44,8 +42,7 @@ typedef struct {
 } conv_arg;
 
 typedef struct {
-  int64_t key[KEY_LEN];
-  bool used;
+  nnc_dnnl_slot slot;    /* first: the key (core/dnnl_cache.h) */
   dnnl_primitive_t prim; /* NULL: refused (or only a reference implementation) */
   char impl[64];
   int nargs;
@@ -54,23 +51,8 @@ typedef struct {
 
 static cache_entry cache[CACHE_SLOTS];
 static atomic_flag cache_busy = ATOMIC_FLAG_INIT;
-static dnnl_engine_t engine;
-static dnnl_stream_t stream;
 
-#define DNNL_OK(call)                                                                        \
-  do {                                                                                       \
-    dnnl_status_t st_ = (call);                                                              \
-    NNC_CHECK(st_ == dnnl_success, "conv", "oneDNN: %s failed: %s", #call,                  \
-              dnnl_status2str(st_));                                                         \
-  } while (0)
-
-static uint64_t key_hash(const int64_t *key) {
-  uint64_t h = 1469598103934665603ull; /* FNV-1a over the words, then a final mix */
-  for (int i = 0; i < KEY_LEN; i++) h = (h ^ (uint64_t)key[i]) * 1099511628211ull;
-  h ^= h >> 29;
-  h *= 0xbf58476d1ce4e5b9ull;
-  return h ^ (h >> 32);
-}
+#define DNNL_OK(call) NNC_DNNL_OK("conv", call)
 
 static void entry_free(cache_entry *e) {
   if (e->prim) dnnl_primitive_destroy(e->prim);
@@ -129,7 +111,7 @@ static dnnl_primitive_desc_t fwd_pd(conv_descs *d, bool bias) {
           bias ? &d->bias : NULL, &d->dst_p, d->strides, d->dilates, d->pad_l, d->pad_r) != dnnl_success)
     return NULL;
   dnnl_primitive_desc_t pd = NULL;
-  if (dnnl_primitive_desc_create(&pd, &cd, NULL, engine, NULL) != dnnl_success) return NULL;
+  if (dnnl_primitive_desc_create(&pd, &cd, NULL, nnc_dnnl_engine(), NULL) != dnnl_success) return NULL;
   return pd;
 }
 
@@ -140,14 +122,14 @@ static void add_arg(cache_entry *e, dnnl_primitive_desc_t pd, int arg, bool out,
   conv_arg *a = &e->args[e->nargs++];
   a->arg = arg;
   a->out = out;
-  DNNL_OK(dnnl_memory_create(&a->user, user_md, engine, DNNL_MEMORY_NONE));
+  DNNL_OK(dnnl_memory_create(&a->user, user_md, nnc_dnnl_engine(), DNNL_MEMORY_NONE));
   const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_exec_arg_md, arg);
   if (!md || dnnl_memory_desc_equal(md, user_md)) return;
   a->inner_bytes = dnnl_memory_desc_get_size(md);
-  DNNL_OK(dnnl_memory_create(&a->inner, md, engine, DNNL_MEMORY_NONE));
+  DNNL_OK(dnnl_memory_create(&a->inner, md, nnc_dnnl_engine(), DNNL_MEMORY_NONE));
   dnnl_primitive_desc_t rpd;
-  if (out) DNNL_OK(dnnl_reorder_primitive_desc_create(&rpd, md, engine, user_md, engine, NULL));
-  else DNNL_OK(dnnl_reorder_primitive_desc_create(&rpd, user_md, engine, md, engine, NULL));
+  if (out) DNNL_OK(dnnl_reorder_primitive_desc_create(&rpd, md, nnc_dnnl_engine(), user_md, nnc_dnnl_engine(), NULL));
+  else DNNL_OK(dnnl_reorder_primitive_desc_create(&rpd, user_md, nnc_dnnl_engine(), md, nnc_dnnl_engine(), NULL));
   DNNL_OK(dnnl_primitive_create(&a->reorder, rpd));
   dnnl_primitive_desc_destroy(rpd);
 }
@@ -173,7 +155,7 @@ static void entry_make(cache_entry *e, int pass, const nnc_conv_geom *g, bool bi
       st = dnnl_dilated_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &d.src_p, &d.wei_p,
                                                                bias ? &d.bias : NULL, &d.dst_p, d.strides,
                                                                d.dilates, d.pad_l, d.pad_r);
-    if (st != dnnl_success || dnnl_primitive_desc_create(&pd, &cd, NULL, engine, hint) != dnnl_success)
+    if (st != dnnl_success || dnnl_primitive_desc_create(&pd, &cd, NULL, nnc_dnnl_engine(), hint) != dnnl_success)
       pd = NULL;
     dnnl_primitive_desc_destroy(hint);
     if (!pd) return;
@@ -208,25 +190,15 @@ static void entry_make(cache_entry *e, int pass, const nnc_conv_geom *g, bool bi
 
 /* finds or makes the entry; the caller holds cache_busy */
 static cache_entry *lookup(int pass, const nnc_conv_geom *g, bool bias, nnc_conv_layout layout) {
-  if (!engine) {
-    DNNL_OK(dnnl_engine_create(&engine, dnnl_cpu, 0));
-    DNNL_OK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags));
-  }
   int64_t key[KEY_LEN] = {pass,  g->N,  g->C,  g->H,  g->W,  g->O,  g->OH,
                           g->OW, g->KH, g->KW, g->sh, g->sw, g->ph, g->pw,
                           g->dh, g->dw, g->G,  bias,  layout, omp_get_max_threads()};
-  uint64_t h = key_hash(key);
-  cache_entry *e = NULL;
-  for (int p = 0; p < CACHE_PROBES; p++) {
-    cache_entry *s = &cache[(h + (uint64_t)p) & (CACHE_SLOTS - 1)];
-    if (!s->used) { if (!e) e = s; break; }
-    if (memcmp(s->key, key, sizeof key) == 0) { e = s; break; }
-  }
-  if (e && e->used) return e;
-  if (!e) { e = &cache[h & (CACHE_SLOTS - 1)]; entry_free(e); } /* all probes taken: evict */
-  memcpy(e->key, key, sizeof key);
-  e->used = true;
+  bool hit;
+  cache_entry *e = nnc_dnnl_cache_find(cache, sizeof cache[0], CACHE_SLOTS, key, KEY_LEN, &hit);
+  if (hit) return e;
+  entry_free(e);
   entry_make(e, pass, g, bias, layout);
+  nnc_dnnl_slot_set(&e->slot, key, KEY_LEN);
   return e;
 }
 
@@ -242,8 +214,8 @@ double nnc_conv_onednn_reorder_seconds(void) { return reorder_seconds; }
 static void reorder(conv_arg *a, bool to_inner) {
   double t0 = now();
   dnnl_exec_arg_t r[2] = {{DNNL_ARG_FROM, to_inner ? a->user : a->inner}, {DNNL_ARG_TO, to_inner ? a->inner : a->user}};
-  DNNL_OK(dnnl_primitive_execute(a->reorder, stream, 2, r));
-  DNNL_OK(dnnl_stream_wait(stream));
+  DNNL_OK(dnnl_primitive_execute(a->reorder, nnc_dnnl_stream(), 2, r));
+  DNNL_OK(dnnl_stream_wait(nnc_dnnl_stream()));
   reorder_seconds += now() - t0;
 }
 
@@ -267,15 +239,15 @@ static bool run(int pass, const nnc_conv_geom *g, bool bias, nnc_conv_layout lay
       args[k].memory = a->inner;
       if (!a->out) reorder(a, true);
     }
-    DNNL_OK(dnnl_primitive_execute(e->prim, stream, e->nargs, args));
+    DNNL_OK(dnnl_primitive_execute(e->prim, nnc_dnnl_stream(), e->nargs, args));
     for (int k = 0; k < e->nargs; k++) {
       conv_arg *a = &e->args[k];
       if (a->inner && a->out) {
-        DNNL_OK(dnnl_stream_wait(stream));
+        DNNL_OK(dnnl_stream_wait(nnc_dnnl_stream()));
         reorder(a, false);
       }
     }
-    DNNL_OK(dnnl_stream_wait(stream));
+    DNNL_OK(dnnl_stream_wait(nnc_dnnl_stream()));
     done = true;
   }
   atomic_flag_clear_explicit(&cache_busy, memory_order_release);
@@ -312,8 +284,4 @@ const char *nnc_conv_onednn_impl(const nnc_conv_geom *g, nnc_conv_layout layout,
 
 void nnc_conv_onednn_cache_clear(void) {
   for (int i = 0; i < CACHE_SLOTS; i++) entry_free(&cache[i]);
-  if (stream) dnnl_stream_destroy(stream);
-  if (engine) dnnl_engine_destroy(engine);
-  stream = NULL;
-  engine = NULL;
 }

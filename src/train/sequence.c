@@ -10,6 +10,7 @@
 #include "data/text.h"
 #include "io/params_io.h"
 #include "io/safetensors.h"
+#include "optim/muon.h"
 #include "optim/schedule.h"
 #include "train/ckpt.h"
 #include "train/sequence.h"
@@ -39,9 +40,7 @@ nnc_tensor *nnc_seq_model_features(nnc_seq_model *m, nnc_tensor *tokens) {
 }
 
 /* h [..., width] -> logits [..., classes] */
-static nnc_tensor *head(nnc_seq_model *m, nnc_tensor *h) {
-  return m->head ? nnc_forward(&m->head->base, h) : nnc_linear(h, m->tok->weight, m->head_bias);
-}
+static nnc_tensor *head(nnc_seq_model *m, nnc_tensor *h) { return nnc_forward(&m->head->base, h); }
 
 static nnc_tensor *seq_forward(nnc_module *mod, nnc_tensor *tokens) {
   nnc_seq_model *m = (nnc_seq_model *)mod;
@@ -63,18 +62,15 @@ nnc_seq_model *nnc_new_seq_model(nnc_params *p, const nnc_seq_model_opts *opts, 
             "SeqModel", "arch %s, vocab %lld, classes %lld, max_len %lld, width %lld, layers %d, heads %d, rope %d",
             nnc_seq_arch_name(o.arch), (long long)o.vocab, (long long)o.classes, (long long)o.max_len, (long long)o.width,
             o.layers, o.heads, (int)o.rope);
-  NNC_CHECK(!o.tie || o.classes == o.vocab, "SeqModel", "a tied head needs classes == vocab (%lld vs %lld)",
-            (long long)o.classes, (long long)o.vocab);
   nnc_seq_model *m = nnc_module_alloc(sizeof *m, "SeqModel", NULL, seq_forward, seq_describe);
   m->o = o;
   m->tok = nnc_new_embedding(p, "tok_emb", o.vocab, o.width, r);
-  double emb_std = getenv("NNC_EMB_STD") ? atof(getenv("NNC_EMB_STD")) : o.emb_std;
-  if (emb_std > 0) nnc_init_normal(m->tok->weight, 0, emb_std, r);
+  if (o.emb_std > 0) nnc_init_normal(m->tok->weight, 0, o.emb_std, r);
   nnc_module_add_child(&m->base, &m->tok->base);
   if (o.arch == NNC_SEQ_TRANSFORMER) {
     if (!o.rope) {
       m->pos = nnc_new_learned_pos(p, "pos_emb", o.max_len, o.width, r);
-      if (emb_std > 0) nnc_init_normal(m->pos->weight, 0, emb_std, r);
+      if (o.emb_std > 0) nnc_init_normal(m->pos->weight, 0, o.emb_std, r);
       nnc_module_add_child(&m->base, &m->pos->base);
     }
     nnc_transformer_opts to = {.d_model = o.width, .nhead = o.heads, .dim_ff = o.ff, .causal = true};
@@ -91,24 +87,8 @@ nnc_seq_model *nnc_new_seq_model(nnc_params *p, const nnc_seq_model_opts *opts, 
     m->rnn = nnc_new_rnn(p, "rnn", o.arch == NNC_SEQ_GRU ? NNC_RNN_GRU : NNC_RNN_LSTM, o.width, o.width, o.layers, true, r);
     nnc_module_add_child(&m->base, &m->rnn->base);
   }
-  if (getenv("NNC_GPT_INIT") && o.arch == NNC_SEQ_TRANSFORMER) {
-    double sd = atof(getenv("NNC_GPT_INIT")), res = sd / sqrt(2.0 * o.layers);
-    for (int l = 0; l < o.layers; l++) {
-      nnc_encoder_layer_mod *b = m->blocks[l];
-      nnc_init_normal(b->self_attn->in_proj_weight, 0, sd, r);
-      nnc_init_normal(b->linear1->weight, 0, sd, r);
-      nnc_init_normal(b->self_attn->out_proj->weight, 0, res, r);
-      nnc_init_normal(b->linear2->weight, 0, res, r);
-      nnc_init_constant(b->linear1->bias, 0);
-      nnc_init_constant(b->linear2->bias, 0);
-    }
-  }
-  if (o.tie) {
-    m->head_bias = nnc_params_add(p, "head.bias", NNC_SHAPE(o.classes));
-  } else {
-    m->head = nnc_new_linear(p, "head", o.width, o.classes, true, r);
-    nnc_module_add_child(&m->base, &m->head->base);
-  }
+  m->head = nnc_new_linear(p, "head", o.width, o.classes, true, r);
+  nnc_module_add_child(&m->base, &m->head->base);
   return m;
 }
 
@@ -152,7 +132,7 @@ static const nnc_seq_spec parity_spec = {
     .summary = "parity of 64 random bits (GRU, running-parity targets; test: the XOR of all 64)",
     .task = {.kind = NNC_TASK_PARITY, .dense = true},
     .seq_len = 64,
-    .model = {.arch = NNC_SEQ_GRU, .width = 32, .layers = 1},
+    .model = {.arch = NNC_SEQ_GRU, .width = 32, .layers = 1, .emb_std = 0.3},
     .epochs = 4, .steps = 100, .batch = 32,
     .lr = 1e-2, .weight_decay = 0.0, .warmup = 20, .optim = NNC_OPTIM_ADAMW,
     .test_size = 2000,
@@ -173,10 +153,10 @@ static const nnc_seq_spec charlm_spec = {
     .name = "char-lm",
     .summary = "character-level language model of a text file (--text FILE; causal Transformer)",
     .text = true,
-    .seq_len = 128,
-    .model = {.arch = NNC_SEQ_TRANSFORMER, .width = 128, .layers = 3, .heads = 4, .emb_std = 0.02},
-    .epochs = 8, .steps = 200, .batch = 32,
-    .lr = 2e-3, .weight_decay = 0.01, .warmup = 100, .optim = NNC_OPTIM_ADAMW,
+    .seq_len = 64,
+    .model = {.arch = NNC_SEQ_TRANSFORMER, .width = 128, .layers = 2, .heads = 4, .emb_std = 0.3},
+    .epochs = 14, .steps = 200, .batch = 64,
+    .lr = 3e-3, .weight_decay = 0.01, .warmup = 100, .optim = NNC_OPTIM_ADAMW, .muon_lr = 0.02,
     .test_size = 512,
 };
 
@@ -232,8 +212,8 @@ static int fail(const char *what) {
   return 1;
 }
 
-static const char *optim_name(nnc_optim_kind k) {
-  return k == NNC_OPTIM_SGD ? "sgd" : k == NNC_OPTIM_ADAM ? "adam" : "adamw";
+static const char *optim_name(const nnc_seq_spec *s) {
+  return s->muon_lr > 0 ? "muon" : s->optim == NNC_OPTIM_SGD ? "sgd" : s->optim == NNC_OPTIM_ADAM ? "adam" : "adamw";
 }
 
 /* the spec with the command line's overrides; 0 or a message (and 2) */
@@ -250,11 +230,14 @@ static int resolve(run *R, const nnc_seq_spec *spec, const nnc_seq_options *o) {
   if (o->heads > 0) s->model.heads = o->heads;
   if (o->test_size > 0) s->test_size = o->test_size;
   if (o->optim) {
+    bool muon = s->muon_lr > 0;
+    s->muon_lr = 0;
     if (!strcmp(o->optim, "sgd")) s->optim = NNC_OPTIM_SGD;
     else if (!strcmp(o->optim, "adam")) s->optim = NNC_OPTIM_ADAM;
     else if (!strcmp(o->optim, "adamw")) s->optim = NNC_OPTIM_ADAMW;
+    else if (!strcmp(o->optim, "muon")) s->optim = NNC_OPTIM_ADAMW, s->muon_lr = muon ? spec->muon_lr : 0.02;
     else {
-      fprintf(stderr, "nnc: --optim must be sgd, adam or adamw, not '%s'\n", o->optim);
+      fprintf(stderr, "nnc: --optim must be sgd, adam, adamw or muon, not '%s'\n", o->optim);
       return 2;
     }
   }
@@ -270,8 +253,6 @@ static int resolve(run *R, const nnc_seq_spec *spec, const nnc_seq_options *o) {
   }
   if (o->pos) {
     if (!strcmp(o->pos, "learned")) s->model.rope = false;
-    else if (!strcmp(o->pos, "rope-tie")) s->model.rope = s->model.tie = true;
-    else if (!strcmp(o->pos, "learned-tie")) s->model.tie = true, s->model.rope = false;
     else if (!strcmp(o->pos, "rope")) s->model.rope = true;
     else {
       fprintf(stderr, "nnc: --pos must be learned or rope, not '%s'\n", o->pos);
@@ -287,6 +268,7 @@ static int resolve(run *R, const nnc_seq_spec *spec, const nnc_seq_options *o) {
     if (o->queries > 0) s->task.queries = o->queries;
     if (o->key_vocab > 0) s->task.key_vocab = o->key_vocab;
     if (o->value_vocab > 0) s->task.value_vocab = o->value_vocab;
+    if (o->key_vocab == 0 && s->task.key_vocab < s->task.pairs) s->task.key_vocab = s->task.pairs;
     if (s->task.key_vocab < s->task.pairs) {
       fprintf(stderr, "nnc: --keys %lld must be at least --pairs %lld (keys are distinct)\n", (long long)s->task.key_vocab,
               (long long)s->task.pairs);
@@ -323,6 +305,13 @@ static int resolve(run *R, const nnc_seq_spec *spec, const nnc_seq_options *o) {
             (long long)nnc_task_min_len(&s->task));
     return 2;
   }
+  if (o->final_only) {
+    if (s->task.kind != NNC_TASK_PARITY && s->task.kind != NNC_TASK_COUNT) {
+      fprintf(stderr, "nnc: --final-only is for parity only\n");
+      return 2;
+    }
+    s->task.dense = false;
+  }
   R->seed = o->seed;
   return 0;
 }
@@ -331,15 +320,15 @@ static void make_config(run *R) {
   const nnc_seq_spec *s = &R->s;
   const nnc_seq_model_opts *m = &s->model;
   int n = snprintf(R->config, sizeof R->config,
-                   "{\"task\": \"%s\", \"epochs\": %d, \"steps\": %d, \"batch\": %d, \"lr\": %.17g, \"optim\": \"%s\", "
+                   "{\"task\": \"%s\", \"epochs\": %d, \"steps\": %d, \"batch\": %d, \"lr\": %.17g, \"optim\": \"%s\", \"muon_lr\": %g, "
                    "\"weight_decay\": %g, \"warmup\": %d, \"clip\": %g, \"seed\": %" PRIu64 ", \"seq_len\": %lld, "
                    "\"arch\": \"%s\", \"width\": %lld, \"layers\": %d, \"heads\": %d, \"ff\": %lld, \"pos\": \"%s\", "
-                   "\"vocab\": %lld, \"classes\": %lld, \"tied\": %s, \"test_size\": %lld",
-                   s->name, s->epochs, s->steps, s->batch, s->lr, optim_name(s->optim), s->weight_decay, s->warmup,
+                   "\"vocab\": %lld, \"classes\": %lld, \"test_size\": %lld",
+                   s->name, s->epochs, s->steps, s->batch, s->lr, optim_name(s), s->muon_lr, s->weight_decay, s->warmup,
                    CLIP_NORM, R->seed, (long long)s->seq_len, nnc_seq_arch_name(m->arch), (long long)m->width, m->layers,
                    m->arch == NNC_SEQ_TRANSFORMER ? m->heads : 0, (long long)(m->arch == NNC_SEQ_TRANSFORMER ? m->ff : 0),
                    m->arch != NNC_SEQ_TRANSFORMER ? "none" : m->rope ? "rope" : "learned", (long long)m->vocab,
-                   (long long)m->classes, m->tie ? "true" : "false", (long long)s->test_size);
+                   (long long)m->classes, (long long)s->test_size);
   if (s->text)
     snprintf(R->config + n, sizeof R->config - (size_t)n, ", \"holdout\": %g, \"byte_vocab\": %s, \"text_bytes\": %lld}",
              R->holdout, R->byte_vocab ? "true" : "false", (long long)R->text.n);
@@ -589,7 +578,6 @@ int nnc_train_sequence(const nnc_seq_spec *spec, const nnc_seq_options *o) {
     nnc_task_fill(&test_task, R->test_x, R->test_y, &test_rng);
   }
   s->model.max_len = T;
-  if (getenv("NNC_FF")) s->model.ff = atoi(getenv("NNC_FF"));
   if (s->model.ff <= 0) s->model.ff = 4 * s->model.width;
   make_config(R);
   if (nnc_mkdirs(R->dir)) {
@@ -606,10 +594,13 @@ int nnc_train_sequence(const nnc_seq_spec *spec, const nnc_seq_options *o) {
   if (s->optim == NNC_OPTIM_SGD) nnc_sgd_init(&R->opt, &R->params, s->lr, 0.9, s->weight_decay, true);
   else if (s->optim == NNC_OPTIM_ADAM) nnc_adam_init(&R->opt, &R->params, s->lr, 0.9, 0.999, 1e-8, s->weight_decay);
   else nnc_adamw_init(&R->opt, &R->params, s->lr, 0.9, 0.999, 1e-8, s->weight_decay);
-  if (getenv("NNC_BETA2")) R->opt.beta2 = atof(getenv("NNC_BETA2"));
-  if (getenv("NNC_WARMUP")) s->warmup = atoi(getenv("NNC_WARMUP"));
-  (void)0;
-  if (getenv("NNC_WD")) R->opt.weight_decay = atof(getenv("NNC_WD"));
+  if (s->muon_lr > 0) {
+    R->opt.beta2 = 0.95;
+    nnc_muon_attach(&R->opt, s->muon_lr, 0.95, s->weight_decay);
+    nnc_muon_use(&R->opt, "tok_emb", false);
+    nnc_muon_use(&R->opt, "pos_emb", false);
+    nnc_muon_use(&R->opt, "head", false);
+  }
   int64_t total = (int64_t)s->epochs * s->steps, warm = s->warmup < total / 2 ? s->warmup : total / 2;
   R->sched = nnc_sched_warmup(nnc_sched_cosine(s->lr, total - warm, s->lr * 0.01), warm, 0.01);
   for (int k = 0; k < H_COLS; k++) R->hist[k] = nnc_xcalloc((size_t)s->epochs, sizeof(double));
