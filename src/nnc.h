@@ -22,6 +22,7 @@
 #include "nn/posenc.h"
 #include "nn/transformer.h"
 #include "nn/norm2d.h"
+#include "nn/prune.h"
 #include "optim/optim.h"
 #include "optim/schedule.h"
 #include "util/fsutil.h"

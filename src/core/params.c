@@ -17,12 +17,15 @@ void nnc_params_free(nnc_params *p) {
     free(p->tensors[i]->grad);
     free(p->tensors[i]);
     free(p->names[i]);
+    if (p->masks[i]) free(p->masks[i]->storage->data);
+    free(p->masks[i]);
   }
   free(p->tensors);
   free(p->names);
   free(p->lr_scale);
   free(p->decay_scale);
   free(p->frozen);
+  free(p->masks);
   free(p->values.data);
   free(p->grads.data);
   memset(p, 0, sizeof *p);
@@ -59,7 +62,9 @@ nnc_tensor *nnc_params_add(nnc_params *p, const char *name, int ndim, const int6
     p->lr_scale = realloc(p->lr_scale, (size_t)p->capacity * sizeof *p->lr_scale);
     p->decay_scale = realloc(p->decay_scale, (size_t)p->capacity * sizeof *p->decay_scale);
     p->frozen = realloc(p->frozen, (size_t)p->capacity * sizeof *p->frozen);
-    NNC_CHECK(p->tensors && p->names && p->lr_scale && p->decay_scale && p->frozen, "params_add", "out of memory");
+    p->masks = realloc(p->masks, (size_t)p->capacity * sizeof *p->masks);
+    NNC_CHECK(p->tensors && p->names && p->lr_scale && p->decay_scale && p->frozen && p->masks, "params_add",
+              "out of memory");
   }
   nnc_tensor *t = nnc_xcalloc(1, sizeof *t), *g = nnc_xcalloc(1, sizeof *g);
   t->dtype = g->dtype = p->dtype;
@@ -77,6 +82,7 @@ nnc_tensor *nnc_params_add(nnc_params *p, const char *name, int ndim, const int6
   p->lr_scale[p->count] = 1.0f;
   p->decay_scale[p->count] = 1.0f;
   p->frozen[p->count] = false;
+  p->masks[p->count] = NULL;
   p->count++;
   p->numel += n;
   return t;
@@ -120,4 +126,28 @@ double nnc_params_grad_norm(const nnc_params *p) {
     for (int64_t i = 0; i < p->numel; i++) s += g[i] * g[i];
   }
   return sqrt(s);
+}
+
+/* A mask is one allocation holding the tensor and its storage, plus the values. */
+typedef struct {
+  nnc_tensor t;
+  nnc_storage s;
+} mask_box;
+
+nnc_tensor *nnc_params_mask_add(nnc_params *p, int k) {
+  NNC_CHECK(k >= 0 && k < p->count, "params_mask_add", "no parameter %d (block has %d)", k, p->count);
+  if (p->masks[k]) return p->masks[k];
+  const nnc_tensor *w = p->tensors[k];
+  int64_t n = nnc_numel(w);
+  mask_box *b = nnc_xcalloc(1, sizeof *b);
+  float *m = nnc_xmalloc((size_t)(n ? n : 1) * sizeof *m);
+  for (int64_t i = 0; i < n; i++) m[i] = 1.0f;
+  b->s = (nnc_storage){.data = m, .nbytes = (size_t)n * sizeof *m};
+  b->t.dtype = NNC_F32;
+  b->t.ndim = w->ndim;
+  for (int d = 0; d < w->ndim; d++) b->t.shape[d] = w->shape[d];
+  nnc_contiguous_strides(w->ndim, w->shape, b->t.stride);
+  b->t.storage = &b->s;
+  p->masks[k] = &b->t; /* t is the box's first member: freeing it frees the box */
+  return p->masks[k];
 }

@@ -18,6 +18,8 @@ typedef struct {
   float *lr_scale;        /* per-parameter multipliers, default 1 (parameter groups) */
   float *decay_scale;
   bool *frozen;           /* excluded from updates */
+  nnc_tensor **masks;     /* per parameter: NULL, or an F32 0/1 mask of its shape owned by the
+                           * block (nn/prune.h edits them; optimisers honour them) */
   nnc_storage values, grads;
   int64_t numel;          /* elements in use */
   int64_t elem_capacity;
@@ -34,5 +36,7 @@ void nnc_params_zero_grad(nnc_params *p);
 nnc_tensor *nnc_params_values(nnc_params *p);
 nnc_tensor *nnc_params_grads(nnc_params *p);
 double nnc_params_grad_norm(const nnc_params *p); /* global L2 norm of the gradients */
+/* the mask of parameter k, made all-ones if it has none (nn/prune.h has the mask API) */
+nnc_tensor *nnc_params_mask_add(nnc_params *p, int k);
 
 #endif

@@ -11,7 +11,15 @@
  * may hold no other tensors.  Nothing is written into the block unless everything checks out.
  * Errors are NNC_ERR_FORMAT naming the file and the tensor ("missing tensor 'fc2.bias'",
  * "tensor 'fc1.weight' has shape [10, 784] in the file, want [100, 784]", "unexpected tensor
- * 'fc3.weight' (strict)"). */
+ * 'fc3.weight' (strict)").
+ *
+ * Pruning masks (core/params.h, nn/prune.h) travel with their parameter as "<name>.mask" (an
+ * F32/`as` tensor of 0s and 1s, written right after the parameter), so checkpoints resume a
+ * pruned run exactly.  Loading restores every mask the file holds (entries must be 0 or 1;
+ * a mask tensor is not an "unexpected tensor" under strict), keeps the model's own mask for a
+ * parameter whose mask is not in the file, and then applies all masks (W = 0 where M = 0).
+ * Files of pruned models therefore hold extra "*.mask" tensors; PyTorch's
+ * load_state_dict(strict=True) would need them dropped. */
 #ifndef NNC_IO_PARAMS_IO_H
 #define NNC_IO_PARAMS_IO_H
 #include <stdbool.h>

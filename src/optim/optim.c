@@ -139,9 +139,56 @@ static void ensure_state(nnc_optim *o) {
   }
 }
 
+/* Masks (core/params.h): before the update g *= M; after it, where M == 0, the weight and the
+ * per-element state (buf1: momentum / exp_avg / Muon's momentum, buf2: exp_avg_sq) are zeroed,
+ * so a pruned entry stays exactly 0 and a regrown one starts from 0 with no stale state.
+ * Frozen parameters are not touched. */
+#define MASK_KERNELS(T)                                                                       \
+  static void mask_grad_##T(T *restrict g, const float *restrict m, int64_t n) {              \
+    for (int64_t i = 0; i < n; i++) g[i] = m[i] == 0.0f ? 0 : g[i];  /* (inf * 0 would be NaN) */ \
+  }                                                                                           \
+  static void mask_zero_##T(T *restrict p, T *restrict b1, T *restrict b2, const float *m, int64_t n) { \
+    for (int64_t i = 0; i < n; i++)                                                           \
+      if (m[i] == 0.0f) {                                                                     \
+        p[i] = 0;                                                                             \
+        b1[i] = 0;                                                                            \
+        if (b2) b2[i] = 0;                                                                    \
+      }                                                                                       \
+  }
+MASK_KERNELS(float)
+MASK_KERNELS(double)
+
+static void masks_before(nnc_optim *o) {
+  nnc_params *p = o->params;
+  size_t es = nnc_dtype_size(p->dtype);
+  for (int k = 0; k < p->count; k++) {
+    if (!p->masks[k] || p->frozen[k]) continue;
+    char *pg = (char *)p->grads.data + p->tensors[k]->offset * es;
+    const float *m = p->masks[k]->storage->data;
+    if (p->dtype == NNC_F32) mask_grad_float((float *)pg, m, nnc_numel(p->tensors[k]));
+    else mask_grad_double((double *)pg, m, nnc_numel(p->tensors[k]));
+    p->grads.version++;
+  }
+}
+
+static void masks_after(nnc_optim *o) {
+  nnc_params *p = o->params;
+  size_t es = nnc_dtype_size(p->dtype);
+  for (int k = 0; k < p->count; k++) {
+    if (!p->masks[k] || p->frozen[k]) continue;
+    int64_t off = p->tensors[k]->offset, n = nnc_numel(p->tensors[k]);
+    char *pv = (char *)p->values.data + off * es, *b1 = (char *)o->buf1 + off * es;
+    char *b2 = o->buf2 ? (char *)o->buf2 + off * es : NULL;
+    const float *m = p->masks[k]->storage->data;
+    if (p->dtype == NNC_F32) mask_zero_float((float *)pv, (float *)b1, (float *)b2, m, n);
+    else mask_zero_double((double *)pv, (double *)b1, (double *)b2, m, n);
+  }
+}
+
 void nnc_optim_step(nnc_optim *o) {
   nnc_params *p = o->params;
   ensure_state(o);
+  masks_before(o);
   bool f32 = p->dtype == NNC_F32;
   size_t es = nnc_dtype_size(p->dtype);
   for (int k = 0; k < p->count; k++) {
@@ -165,6 +212,7 @@ void nnc_optim_step(nnc_optim *o) {
     }
   }
   if (o->ext) o->ext->step(o->ext, o);
+  masks_after(o);
   p->values.version++;
   o->steps++;
 }

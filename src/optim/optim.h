@@ -14,7 +14,9 @@
  * State is one contiguous block per kind (momentum buffer, exp_avg, exp_avg_sq) laid out as
  * the parameter block, plus a per-parameter step count; nnc_optim_state() lists them by name
  * for checkpoints.  Parameters added to the block after the optimiser was made get fresh
- * (zero) state at the next step.  Blocks of more than NNC_OPTIM_PARALLEL_MIN elements per
+ * (zero) state at the next step.  Masked parameters (core/params.h, nn/prune.h): the gradient
+ * is multiplied by the mask before the update, and the weight and its per-element state are
+ * zeroed where the mask is 0 after it (every rule, extensions included).  Blocks of more than NNC_OPTIM_PARALLEL_MIN elements per
  * parameter are updated with OpenMP. */
 #ifndef NNC_OPTIM_H
 #define NNC_OPTIM_H
