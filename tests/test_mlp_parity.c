@@ -14,7 +14,7 @@
  *     max_i |a_i - b_i| / max(max_i |b_i|, 1e-12)  <=  tol
  * i.e. the largest error relative to the tensor's own scale (an elementwise relative error
  * would be meaningless for entries that are zero up to rounding); for a scalar (the loss,
- * each step's loss) that is |a - b| / |b|.  It runs twice:
+ * each step's loss) that is |a - b| / |b| (tests/parity.h).  It runs twice:
  *   f32 parameter block (what training uses): tol 1e-5 (the issue's floor) for everything,
  *     except Adam's final weights, see check_adam_f32 (PyTorch's own f32 run misses them too);
  *   f64 parameter block: tol 1e-6 for tensors (the F32 storage of the reference is 6e-8) and
@@ -23,7 +23,7 @@
  * The fixture's images are also checked, bit for bit, against nnc's own Fashion-MNIST loader
  * (skipped with a message when the data set is not installed). */
 #include "test.h"
-#include <stdlib.h>
+#include "parity.h"
 #include "train/models.h"
 
 #define FIXTURE "tests/fixtures/mlp_parity.safetensors"
@@ -31,47 +31,10 @@
 #define STEPS 10
 
 static const char *const names[6] = {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"};
-static nnc_st_file *fx;
 /* tolerances of the run in progress: TOL for f32; tighter for f64, whose results differ from
  * the f64 reference only by the fixture's F32 storage (6e-8) and f64 rounding */
 static double tol_tensor = TOL, tol_scalar = TOL;
 
-/* max |a - b| / max(max |b|, 1e-12) over two tensors of the same shape */
-static double rel_err(const nnc_tensor *a, const nnc_tensor *b) {
-  double num = 0, den = 0;
-  for (int64_t i = 0, n = nnc_numel(b); i < n; i++) {
-    double x = nnc_get(a, i), y = nnc_get(b, i);
-    double d = fabs(x - y);
-    if (!(d <= num)) num = d; /* NaN propagates */
-    if (fabs(y) > den) den = fabs(y);
-  }
-  return num / (den > 1e-12 ? den : 1e-12);
-}
-
-static nnc_tensor *fixture(const char *name, nnc_dtype dt) {
-  const nnc_st_entry *e = nnc_st_find(fx, name);
-  if (!e) {
-    fprintf(stderr, "%s: no tensor '%s'\n", FIXTURE, name);
-    exit(1);
-  }
-  nnc_tensor *t;
-  if (nnc_st_load(e, dt, &t) != NNC_OK) {
-    fprintf(stderr, "%s\n", nnc_last_error());
-    exit(1);
-  }
-  return t;
-}
-
-/* compares a with the fixture tensor `name` by the criterion above and prints the error */
-static void check_tensor_tol(const char *what, const nnc_tensor *a, const char *name, double tol) {
-  nnc_tensor *b = fixture(name, NNC_F64);
-  char sa[64], sb[64];
-  CHECKF(nnc_same_shape(a, b), "%s: shape %s vs %s", what, nnc_shape_str(a, sa, sizeof sa), nnc_shape_str(b, sb, sizeof sb));
-  if (!nnc_same_shape(a, b)) return;
-  double r = rel_err(a, b);
-  printf("  %-34s rel err %.3g\n", what, r);
-  CHECKF(r <= tol, "%s: relative error %.3g > %g", what, r, tol);
-}
 static void check_tensor(const char *what, const nnc_tensor *a, const char *name) {
   check_tensor_tol(what, a, name, tol_tensor);
 }
@@ -207,30 +170,9 @@ static void run(nnc_dtype dt) {
   nnc_params_free(&buffers);
 }
 
-/* the fixture's images and labels are nnc's own loader's first 32, bit for bit */
-static void check_images(void) {
-  nnc_dataset train;
-  if (nnc_fashion_load(NULL, true, &train) != NNC_OK) {
-    printf("skipping the image check: %s\n", nnc_last_error());
-    return;
-  }
-  nnc_tensor *x = fixture("x", NNC_F32), *y = fixture("y", NNC_I64);
-  int64_t n = x->shape[0], row = x->shape[1];
-  CHECK(row == 784 && n <= train.n);
-  CHECK(memcmp(nnc_f32(x), nnc_f32(train.x), (size_t)(n * row) * sizeof(float)) == 0);
-  CHECK(memcmp(nnc_i64(y), nnc_i64(train.y), (size_t)n * sizeof(int64_t)) == 0);
-  nnc_dataset_free(&train);
-  nnc_step_end();
-}
-
 int main(void) {
   nnc_init();
-  if (nnc_st_read(FIXTURE, &fx) != NNC_OK) {
-    fprintf(stderr, "%s (run from the repository root; remake it with tools/make_mlp_fixture.py)\n", nnc_last_error());
-    CHECK(0);
-    return test_summary();
-  }
-  CHECK(strcmp(nnc_st_metadata(fx, "source"), "tools/make_mlp_fixture.py") == 0);
+  if (!fixture_open(FIXTURE, "tools/make_mlp_fixture.py")) return test_summary();
   check_images();
   run(NNC_F32);
   run(NNC_F64);
