@@ -104,34 +104,43 @@ static int bench_transformer(int threads, int steps, int warmup) {
 
 int cmd_bench(int argc, char **argv) {
   int threads = nnc_get_threads(), steps = 100, warmup = 10;
+  double sparsity = 0;
   const arg_spec specs[] = {
       {"--threads", ARG_INT, &threads, "threads (default: NNC_THREADS or all cores)"},
       {"--steps", ARG_INT, &steps, "timed steps (default 100); the median is reported"},
       {"--warmup", ARG_INT, &warmup, "untimed steps first (default 10)"},
+      {"--sparsity", ARG_DOUBLE, &sparsity, "sparse: one sparsity in (0, 1) (default: 0.5, 0.75, 0.9, 0.95)"},
   };
   const char *pos[1] = {NULL};
   int np = 0;
   const char *usage =
-      "usage: nnc bench transformer|binary|int8 [--threads T] [--steps N] [--warmup W]\n\n"
+      "usage: nnc bench transformer|binary|int8|sparse [--threads T] [--steps N] [--warmup W] [--sparsity S]\n\n"
       "binary, int8: a 1024x1024 layer at batch 64, nnc's fp32 matmul against the bit-packed\n"
       "XNOR-popcount kernel or the int8 kernel; one JSON line with fp32_ms, kernel_ms, speedup.\n"
+      "sparse: the same layer magnitude-pruned to each sparsity, nnc's fp32 matmul against the sparse\n"
+      "kernel (docs/sparse.md); one JSON line per sparsity with dense_ms, sparse_ms, speedup.\n"
       "transformer: times a training step (forward, backward, Adam) of a 2-layer pre-norm causal Transformer\n"
       "(width 64, 2 heads, feed-forward 256, vocab 16, batch 32, sequence 64) and prints one JSON\n"
       "line with the median milliseconds per step.  bench/transformer.sh compares it with PyTorch.";
-  int rc = args_parse(argc, argv, 1, specs, 3, pos, 1, &np, usage);
+  int rc = args_parse(argc, argv, 1, specs, 4, pos, 1, &np, usage);
   if (rc) return rc == 1 ? 0 : 2;
-  if (np == 1 && (strcmp(pos[0], "binary") == 0 || strcmp(pos[0], "int8") == 0)) {
+  if (sparsity != 0 && (np != 1 || strcmp(pos[0], "sparse") != 0 || !(sparsity > 0 && sparsity < 1))) {
+    fprintf(stderr, "nnc bench: --sparsity is for `nnc bench sparse` and must be in (0, 1)\n");
+    return 2;
+  }
+  if (np == 1 && (strcmp(pos[0], "binary") == 0 || strcmp(pos[0], "int8") == 0 || strcmp(pos[0], "sparse") == 0)) {
     /* inference kernels (src/infer): one thread and the kernels' own repetition count unless given */
     bool given_threads = false, given_steps = false;
     for (int i = 1; i < argc; i++) {
       given_threads |= strcmp(argv[i], "--threads") == 0;
       given_steps |= strcmp(argv[i], "--steps") == 0;
     }
-    nnc_bench_infer_opts o = {.threads = given_threads ? threads : 1, .reps = given_steps ? steps : 0};
+    nnc_bench_infer_opts o = {.threads = given_threads ? threads : 1, .reps = given_steps ? steps : 0, .sparsity = sparsity};
+    if (strcmp(pos[0], "sparse") == 0) return nnc_bench_sparse(&o, stdout);
     return strcmp(pos[0], "binary") == 0 ? nnc_bench_binary(&o, stdout) : nnc_bench_int8(&o, stdout);
   }
   if (np != 1 || strcmp(pos[0], "transformer") != 0) {
-    fprintf(stderr, "nnc bench: expected a benchmark name: transformer, binary or int8 (see --help)\n");
+    fprintf(stderr, "nnc bench: expected a benchmark name: transformer, binary, int8 or sparse (see --help)\n");
     return 2;
   }
   if (threads < 1 || steps < 1 || warmup < 0) {

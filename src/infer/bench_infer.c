@@ -1,4 +1,5 @@
-/* infer/bench_infer.c: binary and int8 kernels against nnc's fp32 matmul (see bench_infer.h). */
+/* infer/bench_infer.c: binary, int8 and sparse kernels against nnc's fp32 matmul (see bench_infer.h). */
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "core/threads.h"
 #include "infer/bench_infer.h"
 #include "infer/kernels.h"
+#include "infer/sparse.h"
 #include "util/fsutil.h"
 
 static int cmp_double(const void *a, const void *b) {
@@ -60,6 +62,8 @@ typedef struct {
   int32_t *acc;
   const int32_t *add, *mult, *shift;
   uint8_t *yq;
+  const nnc_sparse_linear *sp;
+  float *ys, *work;
 } ctx_t;
 
 static void run_fp32(void *p) {
@@ -194,5 +198,89 @@ int nnc_bench_int8(const nnc_bench_infer_opts *o, FILE *out) {
           nnc_gemm_backend());
   nnc_q8_weights_free(&qw);
   free(x), free(w), free(y), free(xq), free(yq), free(wq), free(acc), free(add), free(mult), free(shift);
+  return 0;
+}
+
+static void run_sparse(void *p) {
+  ctx_t *c = p;
+  nnc_sparse_linear_forward(c->sp, c->M, c->x, c->ys, false, c->work);
+}
+
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* w [n] ~ N(0, 1) with exactly round(s n) of the smallest magnitudes set to 0 */
+static void magnitude_pruned(nnc_rng *r, int64_t n, double s, float *w) {
+  float *mag = malloc((size_t)n * sizeof *mag);
+  for (int64_t i = 0; i < n; i++) w[i] = (float)nnc_rng_normal(r), mag[i] = fabsf(w[i]);
+  int64_t cut = (int64_t)(s * (double)n + 0.5), done = 0;
+  if (cut > 0) {
+    qsort(mag, (size_t)n, sizeof *mag, cmp_float);
+    float thr = mag[cut - 1];
+    for (int64_t i = 0; i < n; i++)
+      if (fabsf(w[i]) < thr) w[i] = 0.0f, done++;
+    for (int64_t i = 0; i < n && done < cut; i++) /* ties at the threshold, in index order */
+      if (w[i] != 0.0f && fabsf(w[i]) == thr) w[i] = 0.0f, done++;
+  }
+  free(mag);
+}
+
+int nnc_bench_sparse(const nnc_bench_infer_opts *o, FILE *out) {
+  nnc_bench_infer_opts oo = *o;
+  if (!oo.reps) oo.reps = 500;
+  if (!(o->sparsity >= 0.0 && o->sparsity < 1.0)) {
+    fprintf(stderr, "nnc bench sparse: sparsity must be in [0, 1)\n");
+    return 2;
+  }
+  ctx_t c = {0};
+  int reps;
+  uint64_t seed;
+  if (setup(&oo, &c, &reps, &seed)) return 2;
+  const double list[] = {0.5, 0.75, 0.9, 0.95};
+  const int ns = o->sparsity > 0 ? 1 : 4;
+  nnc_rng r;
+  nnc_rng_seed(&r, seed, 9);
+  /* 64-byte aligned activations for both (as a runtime's would be; unaligned rows cost both about 5%) */
+  float *x = aligned_alloc(64, (size_t)(c.M * c.K + 15) / 16 * 64), *w = malloc((size_t)(c.N * c.K) * sizeof *w);
+  float *y = aligned_alloc(64, (size_t)(c.M * c.N + 15) / 16 * 64), *ys = aligned_alloc(64, (size_t)(c.M * c.N + 15) / 16 * 64);
+  float *bias = malloc((size_t)c.N * sizeof *bias);
+  for (int64_t i = 0; i < c.M * c.K; i++) x[i] = (float)nnc_rng_normal(&r);
+  for (int64_t i = 0; i < c.N; i++) bias[i] = (float)nnc_rng_normal(&r);
+  for (int si = 0; si < ns; si++) {
+    const double s = o->sparsity > 0 ? o->sparsity : list[si];
+    magnitude_pruned(&r, c.N * c.K, s, w);
+    nnc_sparse_linear sp;
+    nnc_sparse_linear_init(&sp, c.N, c.K, w, bias, 0);
+    float *work = aligned_alloc(64, (size_t)nnc_sparse_work_floats(&sp) * sizeof *work);
+    c.x = x, c.w = w, c.y = y, c.sp = &sp, c.ys = ys, c.work = work;
+    double dense, sparse;
+    time_pair(run_fp32, run_sparse, &c, reps, &dense, &sparse);
+    double diff = 0; /* the last calls' outputs */
+    for (int64_t i = 0; i < c.M * c.N; i++) diff = fmax(diff, fabs((double)ys[i] - (y[i] + bias[i % c.N])));
+    bool was = nnc_infer_portable_forced();
+    nnc_infer_force_portable(true);
+    double port = time_ms(run_sparse, &c, reps > 20 ? reps / 10 : reps);
+    nnc_infer_force_portable(was);
+    nnc_sparse_linear plain; /* one panel: plain CSR, xT read from L2 */
+    nnc_sparse_linear_init(&plain, c.N, c.K, w, bias, c.K);
+    c.sp = &plain;
+    double csr = time_ms(run_sparse, &c, reps > 4 ? reps / 2 : reps);
+    nnc_sparse_linear_free(&plain);
+    fprintf(out,
+            "{\"bench\": \"sparse\", \"M\": %lld, \"N\": %lld, \"K\": %lld, \"threads\": %d, \"reps\": %d, "
+            "\"sparsity\": %.4f, \"nnz\": %lld, \"dense_ms\": %.5f, \"sparse_ms\": %.5f, \"speedup\": %.2f, "
+            "\"sparse_gflops\": %.1f, \"one_panel_ms\": %.5f, \"portable_ms\": %.5f, \"max_abs_diff\": %.3g, "
+            "\"format\": \"panel-csr\", "
+            "\"panel\": %lld, \"isa\": \"%s\", \"fp32_backend\": \"%s\"}\n",
+            (long long)c.M, (long long)c.N, (long long)c.K, c.threads, reps, 1.0 - nnc_sparse_density(&sp),
+            (long long)sp.nnz, dense, sparse, dense / sparse, 2e-6 * (double)sp.nnz * (double)c.M / sparse, csr, port, diff,
+            (long long)sp.panel, nnc_sparse_isa(), nnc_gemm_backend());
+    fflush(out);
+    free(work);
+    nnc_sparse_linear_free(&sp);
+  }
+  free(x), free(w), free(y), free(ys), free(bias);
   return 0;
 }
