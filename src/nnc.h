@@ -17,6 +17,7 @@
 #include "nn/layers.h"
 #include "nn/norm.h"
 #include "nn/rnn.h"
+#include "nn/policy.h"
 #include "nn/tcn.h"
 #include "nn/attention.h"
 #include "nn/posenc.h"
