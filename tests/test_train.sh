@@ -34,6 +34,14 @@ strip() { sed 's/,"seconds":[^,]*//' "$1"; }
 check "[ \"\$(strip '$tmp/a/metrics.jsonl')\" = \"\$(strip '$tmp/b/metrics.jsonl')\" ]"
 check "cmp -s '$tmp/a/model.safetensors' '$tmp/b/model.safetensors'"
 
+# ---- augmentation: --augment changes the run, the same seed repeats it, resume keeps its rng ----
+$NNC train fashion-mlp --epochs 2 --limit 2000 --threads 1 --augment --out "$tmp/g" >/dev/null 2>&1
+check '[ $? -eq 0 ]'
+check "! cmp -s '$tmp/a/model.safetensors' '$tmp/g/model.safetensors'"
+$NNC train fashion-mlp --epochs 2 --limit 2000 --threads 1 --augment --out "$tmp/h" --stop-after 1 >/dev/null 2>&1
+$NNC train fashion-mlp --epochs 2 --limit 2000 --threads 1 --augment --out "$tmp/h" --resume "$tmp/h/checkpoint.safetensors" >/dev/null 2>&1
+check "cmp -s '$tmp/g/model.safetensors' '$tmp/h/model.safetensors'"
+
 # ---- bad input: exit 1 (runtime) or 2 (usage) with one line, never a signal ----
 expect() { # expect CODE PATTERN CMD...: exit status CODE and stderr containing PATTERN
   local code=$1 pat=$2; shift 2
@@ -43,6 +51,7 @@ expect() { # expect CODE PATTERN CMD...: exit status CODE and stderr containing 
 expect 2 "unknown flag '--epoch'" $NNC train fashion-mlp --epoch 3
 expect 2 "expects an integer" $NNC train fashion-mlp --epochs three
 expect 2 "unknown model" $NNC train no-such-model
+expect 2 "contradict" $NNC train fashion-mlp --augment --no-augment
 expect 2 "unknown command" $NNC frobnicate
 expect 1 "apt-get install dataset-fashion-mnist" $NNC train fashion-mlp --data "$tmp/nowhere" --out "$tmp/c"
 mkdir -p "$tmp/lying"

@@ -115,7 +115,7 @@ static int cmd_train_sequence(const nnc_seq_spec *task, int argc, char **argv) {
 
 /* the model name: the first argument that is neither a flag nor a flag's value */
 static const char *find_model_name(int argc, char **argv) {
-  static const char *const bools[] = {"--no-augment", "--byte-vocab", "--final-only", "--help", "-h"};
+  static const char *const bools[] = {"--augment", "--no-augment", "--byte-vocab", "--final-only", "--help", "-h"};
   for (int i = 1; i < argc; i++) {
     if (argv[i][0] != '-') return argv[i];
     bool is_bool = false;
@@ -157,6 +157,7 @@ int cmd_train(int argc, char **argv) {
       {"--out", ARG_STRING, &o.out_dir, "output folder (default runs/MODEL)"},
       {"--resume", ARG_STRING, &o.resume, "continue from this checkpoint (same flags as the first run)"},
       {"--limit", ARG_INT, &limit, "train on the first N training images only (quick runs)"},
+      {"--augment", ARG_BOOL, &o.augment, "random crops (padding 2) and horizontal flips of the training images, seeded"},
       {"--no-augment", ARG_BOOL, &o.no_augment, "turn off the model's data augmentation"},
       {"--stop-after", ARG_INT, &o.stop_after, "stop after N epochs as if interrupted (then --resume)"},
       {"--grad-noise", ARG_DOUBLE, &o.grad_noise, "add Gaussian noise of variance ETA/(1+t)^0.55 to the gradients"},
@@ -176,6 +177,10 @@ int cmd_train(int argc, char **argv) {
   if (!spec) return 2;
   if (o.epochs < 0 || o.batch < 0 || o.lr < 0 || limit < 0 || seed < 0 || o.grad_noise < 0) {
     fprintf(stderr, "nnc train: --epochs, --batch, --lr, --limit, --seed and --grad-noise must not be negative\n");
+    return 2;
+  }
+  if (o.augment && o.no_augment) {
+    fprintf(stderr, "nnc train: --augment and --no-augment contradict each other\n");
     return 2;
   }
   o.seed = (uint64_t)seed;

@@ -374,14 +374,15 @@ int nnc_train_classifier(const nnc_model_spec *spec, const nnc_train_options *o)
   nnc_rng_seed(&s.augment_rng, o->seed, AUGMENT_STREAM);
   int64_t *counts = nnc_xcalloc(100, sizeof(int64_t));
 
+  bool augment = (spec->augment || o->augment) && !o->no_augment;
   char config[512], path[1024];
   snprintf(config, sizeof config,
            "{\"model\": \"%s\", \"epochs\": %d, \"batch\": %d, \"lr\": %.17g, \"optim\": \"%s\", \"momentum\": %g, "
            "\"weight_decay\": %g, \"seed\": %" PRIu64 ", \"limit\": %" PRId64 ", \"schedule\": \"cosine\", "
-           "\"grad_noise\": %g}",
+           "\"grad_noise\": %g, \"augment\": %s}",
            spec->name, epochs, batch, lr,
            muon ? "muon" : kind == NNC_OPTIM_SGD ? "sgd" : kind == NNC_OPTIM_ADAM ? "adam" : "adamw",
-           spec->momentum, spec->weight_decay, o->seed, n_train, noise.eta);
+           spec->momentum, spec->weight_decay, o->seed, n_train, noise.eta, augment ? "true" : "false");
 
   int rc = 0;
   path_in(dir, "metrics.jsonl", path, sizeof path);
@@ -396,7 +397,6 @@ int nnc_train_classifier(const nnc_model_spec *spec, const nnc_train_options *o)
     fprintf(stderr, "resuming %s from %s after epoch %d (step %" PRId64 ")\n", spec->name, o->resume, s.epochs_done, s.step);
   }
 
-  bool augment = spec->augment && !o->no_augment;
   nnc_fit fit = {.model = model, .params = &params, .opt = &opt, .sched = &sched,
                  .augment_rng = augment ? &s.augment_rng : NULL};
   grad_noise_ctx noise_ctx = {&noise, &params};

@@ -50,7 +50,7 @@ typedef struct {
   const char *out_dir;
   const char *resume;        /* a checkpoint to continue from, or NULL */
   int64_t limit;             /* train on the first `limit` examples only (0: all) */
-  bool no_augment;
+  bool augment, no_augment;  /* force the model's crop+flip augmentation on / off */
   int stop_after;            /* stop after this many epochs as if interrupted (0: never) */
   double grad_noise;         /* > 0: annealed gradient noise of variance eta/(1+t)^0.55 (optim/noise.h) */
 } nnc_train_options;
