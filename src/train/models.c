@@ -43,13 +43,17 @@ typedef struct {
   nnc_linear_mod *fc1, *fc2;
 } fashion_cnn;
 
-/* x [B, 784] -> logits [B, 10] */
+/* x [B, 784] -> logits [B, 10].  The network is conv-ReLU-maxpool; it runs as conv-maxpool-ReLU,
+ * which is the same function with the same gradients (max and ReLU commute; where a window's
+ * maximum is <= 0 both orders pass a zero gradient, else both pick the window's first maximum)
+ * and applies ReLU and its backward to a quarter of the elements: measured 10% of a 1-thread
+ * training step went to ReLU's backward over the full conv outputs. */
 static nnc_tensor *cnn_forward(nnc_module *m, nnc_tensor *x) {
   fashion_cnn *c = (fashion_cnn *)m;
   nnc_conv_args pad2 = {.pad = {2, 2}};
   nnc_tensor *h = nnc_reshape(x, NNC_SHAPE(-1, 1, 28, 28));
-  h = nnc_max_pool2d(nnc_relu(nnc_conv2d(h, c->conv1_w, c->conv1_b, pad2)), 2, 2, 0);  /* [B, 32, 14, 14] */
-  h = nnc_max_pool2d(nnc_relu(nnc_conv2d(h, c->conv2_w, c->conv2_b, pad2)), 2, 2, 0);  /* [B, 64, 7, 7] */
+  h = nnc_relu(nnc_max_pool2d(nnc_conv2d(h, c->conv1_w, c->conv1_b, pad2), 2, 2, 0));  /* [B, 32, 14, 14] */
+  h = nnc_relu(nnc_max_pool2d(nnc_conv2d(h, c->conv2_w, c->conv2_b, pad2), 2, 2, 0));  /* [B, 64, 7, 7] */
   h = nnc_relu(nnc_forward(&c->fc1->base, nnc_flatten(h, 1, -1)));                     /* [B, 1024] */
   return nnc_forward(&c->fc2->base, h);
 }
