@@ -59,7 +59,6 @@ static void arch_defaults(nnc_bmlp_arch *a) {
 
 static nnc_module *bn1d(nnc_params *p, nnc_params *buffers, const char *name, int64_t c) {
   nnc_batchnorm_mod *b = nnc_new_batchnorm(p, buffers, name, c, BN_EPS, 0.1, true);
-  b->base.forward = nnc_batchnorm_forward_fused;
   return &b->base;
 }
 

@@ -284,7 +284,6 @@ nnc_binary_layer_mod *nnc_new_binary_conv2d(nnc_params *p, const char *name, int
 /* ---- the networks of the papers ---- */
 static nnc_module *bn1d(nnc_params *p, nnc_params *buffers, const char *name, int64_t c) {
   nnc_batchnorm_mod *b = nnc_new_batchnorm(p, buffers, name, c, 1e-5, 0.1, true);
-  b->base.forward = nnc_batchnorm_forward_fused;
   return &b->base;
 }
 

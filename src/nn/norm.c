@@ -1,6 +1,5 @@
-/* nn/norm.c: LayerNorm, RMSNorm, BatchNorm (see norm.h).  Built from ops only: each
- * normalisation is about eight tape nodes, which is fine for the sizes nnc trains; a fused
- * op would cut memory traffic if a profile ever shows these on top. */
+/* nn/norm.c: LayerNorm, RMSNorm, BatchNorm (see norm.h).  LayerNorm and BatchNorm are the
+ * fused ops of ops/layernorm.c and ops/norm.c; RMSNorm is composed from ops. */
 #include "core/error.h"
 #include "nn/init.h"
 #include "nn/norm.h"
@@ -62,46 +61,19 @@ nnc_rmsnorm_mod *nnc_new_rmsnorm(nnc_params *p, const char *name, int64_t dim, d
 }
 
 /* ---- BatchNorm ---- */
-/* a [C] tensor viewed as [C, 1, ...] so that it broadcasts against [N, C, ...] */
-static nnc_tensor *per_channel(nnc_tensor *t, int ndim) {
-  int64_t shape[NNC_MAX_DIMS];
-  shape[0] = t->shape[0];
-  for (int d = 1; d < ndim - 1; d++) shape[d] = 1;
-  return ndim <= 2 ? t : nnc_reshape(t, ndim - 1, shape);
-}
-
-static nnc_tensor *batchnorm_forward(nnc_module *m, nnc_tensor *x) {
+nnc_tensor *nnc_batchnorm_forward_fused(nnc_module *m, nnc_tensor *x) {
   nnc_batchnorm_mod *b = (nnc_batchnorm_mod *)m;
   char s[96];
-  NNC_CHECK(x->ndim >= 2 && x->shape[1] == b->channels, "BatchNorm", "input %s: expected [N, %lld, ...]",
+  NNC_CHECK(x->ndim >= 2 && x->shape[1] == b->channels, m->kind, "input %s: expected [N, %lld, ...]",
             nnc_shape_str(x, s, sizeof s), (long long)b->channels);
-  nnc_tensor *mean, *var;
+  NNC_CHECK(!m->training || nnc_numel(x) / b->channels > 1, m->kind,
+            "input %s: training needs more than one value per channel", nnc_shape_str(x, s, sizeof s));
+  nnc_tensor *y =
+      nnc_batch_norm(x, b->weight, b->bias, b->running_mean, b->running_var, m->training, b->momentum, b->eps);
   if (m->training) {
-    int axes[NNC_MAX_DIMS], na = 0;
-    axes[na++] = 0;
-    for (int d = 2; d < x->ndim; d++) axes[na++] = d;
-    int64_t count = nnc_numel(x) / b->channels;
-    NNC_CHECK(count > 1, "BatchNorm", "input %s: training needs more than one value per channel",
-              nnc_shape_str(x, s, sizeof s));
-    mean = nnc_mean(x, na, axes, true); /* [1, C, 1, ...] */
-    var = nnc_var(x, na, axes, 0, true);
-    /* running statistics, outside the tape */
-    double mom = b->momentum, unbias = (double)count / (double)(count - 1);
-    for (int64_t c = 0; c < b->channels; c++) {
-      double rm = nnc_get(b->running_mean, c), rv = nnc_get(b->running_var, c);
-      nnc_set(b->running_mean, c, (1 - mom) * rm + mom * nnc_get(mean, c));
-      nnc_set(b->running_var, c, (1 - mom) * rv + mom * nnc_get(var, c) * unbias);
-    }
     nnc_set(b->num_batches_tracked, 0, nnc_get(b->num_batches_tracked, 0) + 1);
-    nnc_bump_version(b->running_mean);
-    nnc_bump_version(b->running_var);
     nnc_bump_version(b->num_batches_tracked);
-  } else {
-    mean = per_channel(b->running_mean, x->ndim);
-    var = per_channel(b->running_var, x->ndim);
   }
-  nnc_tensor *y = nnc_mul(nnc_sub(x, mean), nnc_rsqrt(nnc_shift(var, b->eps)));
-  if (b->weight) y = nnc_add(nnc_mul(y, per_channel(b->weight, x->ndim)), per_channel(b->bias, x->ndim));
   return y;
 }
 
@@ -123,7 +95,7 @@ nnc_batchnorm_mod *nnc_new_batchnorm(nnc_params *p, nnc_params *buffers, const c
   NNC_CHECK(channels > 0 && eps >= 0 && momentum >= 0 && momentum <= 1, "BatchNorm", "channels %lld eps %g momentum %g",
             (long long)channels, eps, momentum);
   NNC_CHECK(buffers, "BatchNorm", "needs a buffers block for the running statistics");
-  nnc_batchnorm_mod *b = nnc_module_alloc(sizeof *b, "BatchNorm", name, batchnorm_forward, batchnorm_describe);
+  nnc_batchnorm_mod *b = nnc_module_alloc(sizeof *b, "BatchNorm", name, nnc_batchnorm_forward_fused, batchnorm_describe);
   b->channels = channels;
   b->eps = eps;
   b->momentum = momentum;

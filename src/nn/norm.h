@@ -46,5 +46,8 @@ typedef struct {
 } nnc_batchnorm_mod;
 nnc_batchnorm_mod *nnc_new_batchnorm(nnc_params *p, nnc_params *buffers, const char *name, int64_t channels,
                                      double eps, double momentum, bool affine);
+/* its forward for x [N, C, ...]: the fused nnc_batch_norm op (training: batch statistics,
+ * running statistics updated, num_batches_tracked += 1; eval: running statistics) */
+nnc_tensor *nnc_batchnorm_forward_fused(nnc_module *m, nnc_tensor *x);
 
 #endif

@@ -1,26 +1,12 @@
 /* nn/norm2d.c: BatchNorm2d, GroupNorm, LayerNorm2d and the pooling / upsampling modules
- * (see norm2d.h).  BatchNorm2d is nn/norm.h's BatchNorm (its parameters, buffers and
- * describe) with the fused op as forward and its own kind. */
+ * (see norm2d.h).  BatchNorm2d is nn/norm.h's BatchNorm with a 4-d input check and its own
+ * kind. */
 #include <stdio.h>
 #include "core/error.h"
 #include "nn/init.h"
 #include "nn/norm2d.h"
 
 /* ---- BatchNorm2d ---- */
-nnc_tensor *nnc_batchnorm_forward_fused(nnc_module *m, nnc_tensor *x) {
-  nnc_batchnorm_mod *b = (nnc_batchnorm_mod *)m;
-  char s[96];
-  NNC_CHECK(x->ndim >= 2 && x->shape[1] == b->channels, m->kind, "input %s: expected [N, %lld, ...]",
-            nnc_shape_str(x, s, sizeof s), (long long)b->channels);
-  nnc_tensor *y =
-      nnc_batch_norm(x, b->weight, b->bias, b->running_mean, b->running_var, m->training, b->momentum, b->eps);
-  if (m->training) {
-    nnc_set(b->num_batches_tracked, 0, nnc_get(b->num_batches_tracked, 0) + 1);
-    nnc_bump_version(b->num_batches_tracked);
-  }
-  return y;
-}
-
 static nnc_tensor *batchnorm2d_forward(nnc_module *m, nnc_tensor *x) {
   char s[96];
   NNC_CHECK(x->ndim == 4, "BatchNorm2d", "input %s: expected [N, C, H, W]", nnc_shape_str(x, s, sizeof s));

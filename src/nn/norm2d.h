@@ -13,10 +13,6 @@
  * fused nnc_batch_norm op.  PyTorch defaults: eps 1e-5, momentum 0.1, affine. */
 nnc_batchnorm_mod *nnc_new_batchnorm2d(nnc_params *p, nnc_params *buffers, const char *name, int64_t channels,
                                        double eps, double momentum, bool affine);
-/* the fused forward for any nnc_batchnorm_mod and x [N, C, ...] (training: batch statistics,
- * running statistics updated, num_batches_tracked += 1; eval: running statistics).  Setting
- * `m->forward = nnc_batchnorm_forward_fused` gives BatchNorm1d the fused op too. */
-nnc_tensor *nnc_batchnorm_forward_fused(nnc_module *m, nnc_tensor *x);
 
 /* GroupNorm(groups, channels): weight = 1, bias = 0 ([C]) when affine; eps 1e-5 in PyTorch */
 typedef struct {

@@ -1,6 +1,6 @@
 /* ops/vmath.h: float maths written without calls or branches, so that `omp simd` loops that
  * use them vectorise (libm's expf/erff are calls GCC vectorises only under -ffast-math).
- * Private to the ops that include it (attention.c, bias_gelu.c, layernorm.c). */
+ * Private to the ops that include it (attention.c, bias_gelu.c, elementwise.c, layernorm.c). */
 #ifndef NNC_OPS_VMATH_H
 #define NNC_OPS_VMATH_H
 #include <stdint.h>
