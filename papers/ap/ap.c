@@ -269,15 +269,6 @@ static nnc_status plot(nnc_paper_run *r, const double *density, nnc_series *sa, 
                         "LeNet-300-100 on Fashion-MNIST: iterative magnitude pruning with and without AP", p, 2);
 }
 
-/* the first n examples of src, sharing its storage (n <= 0: all) */
-static nnc_dataset head(const nnc_dataset *src, int64_t n, nnc_tensor *hdr) {
-  if (n <= 0 || n > src->n) n = src->n;
-  hdr[0] = *src->x;
-  hdr[1] = *src->y;
-  hdr[0].shape[0] = hdr[1].shape[0] = n;
-  return (nnc_dataset){.x = &hdr[0], .y = &hdr[1], .n = n, .num_classes = src->num_classes};
-}
-
 /* one seed: round 0 (dense, shared), then both arms */
 static nnc_status run_seed(nnc_paper_run *r, const setup *su, uint64_t seed, const nnc_dataset *train,
                            const nnc_dataset *test, const nnc_dataset *probe, arm_result *imp, arm_result *ap) {
@@ -322,8 +313,8 @@ static nnc_status run(nnc_paper_run *r) {
     for (int64_t i = 0, n = nnc_numel(d->x); i < n; i++) x[i] = x[i] * NNC_FASHION_STD + NNC_FASHION_MEAN;
   }
   nnc_tensor hdr[6];
-  nnc_dataset train = head(&train_all, su.n_train, hdr), test = head(&test_all, su.n_test, hdr + 2),
-              probe = head(&train_all, su.n_probe, hdr + 4);
+  nnc_dataset train = nnc_dataset_head(&train_all, su.n_train, hdr), test = nnc_dataset_head(&test_all, su.n_test, hdr + 2),
+              probe = nnc_dataset_head(&train_all, su.n_probe, hdr + 4);
 
   static arm_result imp[MAX_SEEDS], ap[MAX_SEEDS];
   for (int s = 0; s < su.seeds && !st; s++)

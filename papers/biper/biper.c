@@ -254,14 +254,6 @@ typedef struct {
   double alpha_mean;
 } arm;
 
-static nnc_dataset head(const nnc_dataset *src, int64_t n, nnc_tensor *hdr) {
-  if (n <= 0 || n > src->n) n = src->n;
-  hdr[0] = *src->x;
-  hdr[1] = *src->y;
-  hdr[0].shape[0] = hdr[1].shape[0] = n;
-  return (nnc_dataset){.x = &hdr[0], .y = &hdr[1], .n = n, .num_classes = src->num_classes};
-}
-
 static nnc_status train_arm(nnc_paper_run *r, arm *a, const nnc_dataset *train_all, const nnc_dataset *test) {
   nnc_params P, B;
   nnc_params_init(&P, NNC_F32);
@@ -276,7 +268,7 @@ static nnc_status train_arm(nnc_paper_run *r, arm *a, const nnc_dataset *train_a
   const char *names[2] = {a->cnn ? "conv1.weight" : "fc1.weight", a->cnn ? "conv2.weight" : "fc2.weight"};
   const char *anames[2] = {a->cnn ? "conv1.alpha" : "fc1.alpha", a->cnn ? "conv2.alpha" : "fc2.alpha"};
   nnc_tensor hdr[2];
-  nnc_dataset train_ds = head(train_all, a->limit, hdr), *train = &train_ds;
+  nnc_dataset train_ds = nnc_dataset_head(train_all, a->limit, hdr), *train = &train_ds;
   nnc_batcher batches;
   nnc_status st = nnc_batcher_init(&batches, train->n, 128, a->seed, true, false);
   if (st) return st;
@@ -473,7 +465,7 @@ static nnc_status run(nnc_paper_run *r) {
     return st;
   }
   nnc_tensor test_hdr[2];
-  nnc_dataset test_ds = head(&test, r->quick ? 2000 : 0, test_hdr);
+  nnc_dataset test_ds = nnc_dataset_head(&test, r->quick ? 2000 : 0, test_hdr);
   arm arms[8], cnn[2];
   memset(arms, 0, sizeof arms);
   memset(cnn, 0, sizeof cnn);

@@ -326,15 +326,6 @@ static nnc_status load(nnc_paper_run *r, nnc_dataset *train, nnc_dataset *test) 
   return st;
 }
 
-/* the first n examples of src, sharing its storage */
-static nnc_dataset head(const nnc_dataset *src, int64_t n, nnc_tensor *hdr) {
-  if (n <= 0 || n > src->n) n = src->n;
-  hdr[0] = *src->x;
-  hdr[1] = *src->y;
-  hdr[0].shape[0] = hdr[1].shape[0] = n;
-  return (nnc_dataset){.x = &hdr[0], .y = &hdr[1], .n = n, .num_classes = src->num_classes};
-}
-
 /* the metrics of one arm: per-seed and mean accuracy, density, time, degree spread */
 static double report_arm(nnc_paper_run *r, int a, run_result *res, int seeds) {
   char name[128];
@@ -391,7 +382,7 @@ static nnc_status run(nnc_paper_run *r) {
   if (r->quick) {
     /* smoke: G2G + DST on 8192 examples for one epoch, DST every 16 steps */
     nnc_tensor hdr[4];
-    nnc_dataset tr = head(&train, 8192, hdr), te = head(&test, 2000, hdr + 2);
+    nnc_dataset tr = nnc_dataset_head(&train, 8192, hdr), te = nnc_dataset_head(&test, 2000, hdr + 2);
     run_result *q = &res[G2G_DST][0];
     if ((st = train_one(r, G2G_DST, r->seed, 1, 16, &tr, &te, &g, q, masks))) goto done;
     nnc_paper_metric(r, "quick_dst_updates", q->dst.n_updates);

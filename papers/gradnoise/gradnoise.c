@@ -82,15 +82,6 @@ static void clip_then_noise(void *ctx, int64_t t) {
   if (c->noise) nnc_grad_noise_apply(c->noise, c->params, t);
 }
 
-/* the first n examples of src, sharing its storage */
-static nnc_dataset head(const nnc_dataset *src, int64_t n, nnc_tensor *hdr) {
-  if (n <= 0 || n > src->n) n = src->n;
-  hdr[0] = *src->x;
-  hdr[1] = *src->y;
-  hdr[0].shape[0] = hdr[1].shape[0] = n;
-  return (nnc_dataset){.x = &hdr[0], .y = &hdr[1], .n = n, .num_classes = src->num_classes};
-}
-
 static nnc_status train_one(nnc_paper_run *r, const arm_cfg *a, uint64_t seed, int epochs, const nnc_dataset *train,
                             const nnc_dataset *test, arm_result *res, int si) {
   nnc_params P;
@@ -281,7 +272,7 @@ static nnc_status run(nnc_paper_run *r) {
   memset(res, 0, sizeof res);
   int seeds = r->quick ? 1 : MAX_SEEDS, epochs = r->quick ? 1 : EPOCHS;
   nnc_tensor hdr[4];
-  nnc_dataset tr = head(&train, 0, hdr), te = head(&test, 0, hdr + 2);
+  nnc_dataset tr = nnc_dataset_head(&train, 0, hdr), te = nnc_dataset_head(&test, 0, hdr + 2);
   /* quick: poor, poor + 0.3, critical */
   const int quick_arms[3] = {0, 1, 3};
   int n_run = r->quick ? 3 : N_ARMS;

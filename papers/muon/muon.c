@@ -307,15 +307,6 @@ typedef struct {
   int n_muon;                     /* parameters Muon updated */
 } fm_result;
 
-/* the first n examples of src, sharing its storage */
-static nnc_dataset head_of(const nnc_dataset *src, int64_t n, nnc_tensor *hdr) {
-  if (n <= 0 || n > src->n) n = src->n;
-  hdr[0] = *src->x;
-  hdr[1] = *src->y;
-  hdr[0].shape[0] = hdr[1].shape[0] = n;
-  return (nnc_dataset){.x = &hdr[0], .y = &hdr[1], .n = n, .num_classes = src->num_classes};
-}
-
 /* trains a model of `spec` for `steps` steps (batch 128, cosine schedule to 0 over the steps),
  * evaluating on `test` every `every` steps; training time excludes the evaluations */
 static nnc_status fm_train(nnc_paper_run *r, const char *model, const fm_arm *a, uint64_t seed, int steps, int every,
@@ -442,7 +433,7 @@ static nnc_status fashion(nnc_paper_run *r) {
                               {"Muon 0.02 + AdamW 1e-3", true, 1e-3, 0.02}};
   int seeds = r->quick ? 1 : 2, steps = r->quick ? 100 : 3 * 468, every = r->quick ? 50 : 39;
   nnc_tensor hdr[4];
-  nnc_dataset te = head_of(&test, r->quick ? 2000 : 0, hdr);
+  nnc_dataset te = nnc_dataset_head(&test, r->quick ? 2000 : 0, hdr);
   static fm_result mlp[3 * 2];
   for (int a = 0; a < 3 && !st; a++)
     for (int s = 0; s < seeds && !st; s++)
@@ -491,7 +482,7 @@ static nnc_status fashion(nnc_paper_run *r) {
   /* CNN: a short budget (see README) */
   const fm_arm cnn_arms[2] = {{"AdamW lr 1e-3", false, 1e-3, 0}, {"Muon 0.02 + AdamW 1e-3", true, 1e-3, 0.02}};
   int cnn_steps = 60;
-  nnc_dataset te2 = head_of(&test, 2000, hdr + 2);
+  nnc_dataset te2 = nnc_dataset_head(&test, 2000, hdr + 2);
   static fm_result cnn[2];
   for (int a = 0; a < 2 && !st; a++)
     st = fm_train(r, "fashion-cnn", &cnn_arms[a], r->seed, cnn_steps, 10, &train, &te2, &cnn[a]);

@@ -199,15 +199,6 @@ static double fitting_error(nnc_params *P, const char *const *names) {
   return tot;
 }
 
-/* the first n examples of src as a dataset sharing its storage (headers in hdr[2]) */
-static nnc_dataset head(const nnc_dataset *src, int64_t n, nnc_tensor *hdr) {
-  if (n <= 0 || n > src->n) n = src->n;
-  hdr[0] = *src->x;
-  hdr[1] = *src->y;
-  hdr[0].shape[0] = hdr[1].shape[0] = n;
-  return (nnc_dataset){.x = &hdr[0], .y = &hdr[1], .n = n, .num_classes = src->num_classes};
-}
-
 /* the indicators of the inputs of every sign activation of the trained net (eval mode) on
  * the first 1000 test images */
 static void activation_indicators(nnc_module *net, const nnc_dataset *test, arm *a) {
@@ -258,7 +249,7 @@ static nnc_status train_arm(nnc_paper_run *r, arm *a, const nnc_dataset *train_a
                                    : nnc_new_binary_mlp(&P, &B, 784, 512, 2, 10, &cfg, &cfg, &rng);
   const char *names[2] = {a->cnn ? "conv1.weight" : "fc1.weight", a->cnn ? "conv2.weight" : "fc2.weight"};
   nnc_tensor hdr[2];
-  nnc_dataset train_ds = head(train_all, a->limit, hdr), *train = &train_ds;
+  nnc_dataset train_ds = nnc_dataset_head(train_all, a->limit, hdr), *train = &train_ds;
   nnc_batcher batches;
   nnc_status st = nnc_batcher_init(&batches, train->n, 128, a->seed, true, false);
   if (st) return st;
@@ -415,7 +406,7 @@ static nnc_status run(nnc_paper_run *r) {
     return st;
   }
   nnc_tensor test_hdr[2];
-  nnc_dataset test_ds = head(&test, r->quick ? 2000 : 0, test_hdr);
+  nnc_dataset test_ds = nnc_dataset_head(&test, r->quick ? 2000 : 0, test_hdr);
   arm arms[8];
   memset(arms, 0, sizeof arms);
   int n_arms = 0;

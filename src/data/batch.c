@@ -56,6 +56,17 @@ void nnc_dataset_free(nnc_dataset *ds) {
   memset(ds, 0, sizeof *ds);
 }
 
+nnc_dataset nnc_dataset_head(const nnc_dataset *src, int64_t n, nnc_tensor hdr[2]) {
+  if (n <= 0 || n > src->n) n = src->n;
+  hdr[0] = *src->x;
+  hdr[0].shape[0] = n;
+  if (src->y) {
+    hdr[1] = *src->y;
+    hdr[1].shape[0] = n;
+  }
+  return (nnc_dataset){.x = &hdr[0], .y = src->y ? &hdr[1] : NULL, .n = n, .num_classes = src->num_classes};
+}
+
 void nnc_dataset_gather(const nnc_dataset *ds, const int64_t *idx, int64_t m,
                         nnc_tensor *xb, nnc_tensor *yb) {
   NNC_CHECK(ds && ds->x && ds->x->ndim >= 1 && ds->x->shape[0] == ds->n, "dataset_gather",

@@ -50,6 +50,9 @@ typedef struct {
 } nnc_dataset;
 
 void nnc_dataset_free(nnc_dataset *ds); /* frees x and y, zeroes ds; safe on a zeroed ds */
+/* the first n examples of src (n <= 0 or n > src->n: all) as a dataset sharing src's storage;
+ * its two tensor headers live in hdr[0..2), which must outlive it (never free the result) */
+nnc_dataset nnc_dataset_head(const nnc_dataset *src, int64_t n, nnc_tensor hdr[2]);
 
 /* Copies rows idx[0..m) of ds->x into xb and of ds->y into yb (one memcpy per row).
  * xb must be contiguous with ds->x's dtype and shape [m, <x's row shape>] (any shape with
