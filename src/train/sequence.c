@@ -155,7 +155,7 @@ static const nnc_seq_spec charlm_spec = {
     .text = true,
     .seq_len = 64,
     .model = {.arch = NNC_SEQ_TRANSFORMER, .width = 128, .layers = 2, .heads = 4, .emb_std = 0.3},
-    .epochs = 14, .steps = 200, .batch = 64,
+    .epochs = 20, .steps = 200, .batch = 64,
     .lr = 3e-3, .weight_decay = 0.01, .warmup = 100, .optim = NNC_OPTIM_ADAMW, .muon_lr = 0.02,
     .test_size = 512,
 };
