@@ -4,10 +4,11 @@
  * Masks live in the parameter block (core/params.h, p->masks): any parameter may get an F32
  * mask of its own shape with entries 0 or 1.  Invariant: a masked parameter is exactly 0
  * wherever its mask is 0, so the forward pass computes with W ⊙ M without any layer knowing
- * about masks.  nnc_optim_step (SGD, Adam, AdamW and the Muon extension) honours masks: before
- * the update it multiplies the gradient by the mask, after it re-zeroes the weight and the
- * optimiser's per-element state (momentum / exp_avg / exp_avg_sq) where the mask is 0.  So a
- * connection that is regrown (mask 0 -> 1) starts from weight 0 and zero optimiser state.
+ * about masks.  nnc_optim_step (SGD, Adam, AdamW and the Muon extension) honours masks:
+ * before the update it zeroes the gradient where the mask is 0 (so an inf there cannot become
+ * NaN), after it re-zeroes the weight and the optimiser's per-element state (momentum /
+ * exp_avg / exp_avg_sq) where the mask is 0.  So a connection that is regrown (mask 0 -> 1)
+ * starts from weight 0 and zero optimiser state.
  *
  *   const char *names[] = {"fc1.weight", "fc2.weight"};
  *   nnc_snapshot init; nnc_snapshot_take(&init, &p);
