@@ -20,8 +20,30 @@ static void check_opts(nnc_transformer_opts *o, const char *op) {
   if (o->eps == 0) o->eps = 1e-5;
 }
 
-/* child helpers: "<name>.<leaf>" */
-static const char *child(const char *name, const char *leaf, char *buf) { return nnc_module_join(name, leaf, buf, 512); }
+/* children "<parent>.<leaf>", made and registered with the parent (in PyTorch's order of
+ * registration, which the callers keep) */
+static nnc_mha_mod *add_mha(nnc_module *parent, nnc_params *p, const char *leaf, const nnc_transformer_opts *o,
+                            nnc_rng *r) {
+  char buf[512];
+  nnc_mha_mod *m = nnc_new_mha(p, nnc_module_join(parent->name, leaf, buf, sizeof buf), o->d_model, o->nhead, true, r);
+  nnc_module_add_child(parent, &m->base);
+  return m;
+}
+
+static nnc_linear_mod *add_linear(nnc_module *parent, nnc_params *p, const char *leaf, int64_t in, int64_t out,
+                                  nnc_rng *r) {
+  char buf[512];
+  nnc_linear_mod *m = nnc_new_linear(p, nnc_module_join(parent->name, leaf, buf, sizeof buf), in, out, true, r);
+  nnc_module_add_child(parent, &m->base);
+  return m;
+}
+
+static nnc_layernorm_mod *add_norm(nnc_module *parent, nnc_params *p, const char *leaf, const nnc_transformer_opts *o) {
+  char buf[512];
+  nnc_layernorm_mod *m = nnc_new_layernorm(p, nnc_module_join(parent->name, leaf, buf, sizeof buf), o->d_model, o->eps, true);
+  nnc_module_add_child(parent, &m->base);
+  return m;
+}
 
 /* dropout k of a layer: stream = a hash of the layer's name * 4 + k, so layers differ */
 static nnc_dropout_mod *new_drop(nnc_module *parent, const nnc_transformer_opts *o, uint64_t k) {
@@ -59,21 +81,15 @@ nnc_encoder_layer_mod *nnc_new_encoder_layer(nnc_params *p, const char *name, nn
   nnc_encoder_layer_mod *m =
       nnc_module_alloc(sizeof *m, "TransformerEncoderLayer", name, encoder_forward, encoder_describe);
   m->o = o;
-  char buf[512];
-  /* children in PyTorch's order of registration */
-  m->self_attn = nnc_new_mha(p, child(name, "self_attn", buf), o.d_model, o.nhead, true, r);
-  nnc_module_add_child(&m->base, &m->self_attn->base);
-  m->linear1 = nnc_new_linear(p, child(name, "linear1", buf), o.d_model, o.dim_ff, true, r);
-  nnc_module_add_child(&m->base, &m->linear1->base);
-  m->dropout = new_drop(&m->base, &o, 0);
-  m->linear2 = nnc_new_linear(p, child(name, "linear2", buf), o.dim_ff, o.d_model, true, r);
-  nnc_module_add_child(&m->base, &m->linear2->base);
-  m->norm1 = nnc_new_layernorm(p, child(name, "norm1", buf), o.d_model, o.eps, true);
-  nnc_module_add_child(&m->base, &m->norm1->base);
-  m->norm2 = nnc_new_layernorm(p, child(name, "norm2", buf), o.d_model, o.eps, true);
-  nnc_module_add_child(&m->base, &m->norm2->base);
-  m->dropout1 = new_drop(&m->base, &o, 1);
-  m->dropout2 = new_drop(&m->base, &o, 2);
+  nnc_module *b = &m->base; /* children in PyTorch's order of registration */
+  m->self_attn = add_mha(b, p, "self_attn", &o, r);
+  m->linear1 = add_linear(b, p, "linear1", o.d_model, o.dim_ff, r);
+  m->dropout = new_drop(b, &o, 0);
+  m->linear2 = add_linear(b, p, "linear2", o.dim_ff, o.d_model, r);
+  m->norm1 = add_norm(b, p, "norm1", &o);
+  m->norm2 = add_norm(b, p, "norm2", &o);
+  m->dropout1 = new_drop(b, &o, 1);
+  m->dropout2 = new_drop(b, &o, 2);
   return m;
 }
 
@@ -100,24 +116,17 @@ nnc_decoder_layer_mod *nnc_new_decoder_layer(nnc_params *p, const char *name, nn
   nnc_decoder_layer_mod *m =
       nnc_module_alloc(sizeof *m, "TransformerDecoderLayer", name, decoder_forward, decoder_describe);
   m->o = o;
-  char buf[512];
-  m->self_attn = nnc_new_mha(p, child(name, "self_attn", buf), o.d_model, o.nhead, true, r);
-  nnc_module_add_child(&m->base, &m->self_attn->base);
-  m->multihead_attn = nnc_new_mha(p, child(name, "multihead_attn", buf), o.d_model, o.nhead, true, r);
-  nnc_module_add_child(&m->base, &m->multihead_attn->base);
-  m->linear1 = nnc_new_linear(p, child(name, "linear1", buf), o.d_model, o.dim_ff, true, r);
-  nnc_module_add_child(&m->base, &m->linear1->base);
-  m->dropout = new_drop(&m->base, &o, 0);
-  m->linear2 = nnc_new_linear(p, child(name, "linear2", buf), o.dim_ff, o.d_model, true, r);
-  nnc_module_add_child(&m->base, &m->linear2->base);
-  m->norm1 = nnc_new_layernorm(p, child(name, "norm1", buf), o.d_model, o.eps, true);
-  nnc_module_add_child(&m->base, &m->norm1->base);
-  m->norm2 = nnc_new_layernorm(p, child(name, "norm2", buf), o.d_model, o.eps, true);
-  nnc_module_add_child(&m->base, &m->norm2->base);
-  m->norm3 = nnc_new_layernorm(p, child(name, "norm3", buf), o.d_model, o.eps, true);
-  nnc_module_add_child(&m->base, &m->norm3->base);
-  m->dropout1 = new_drop(&m->base, &o, 1);
-  m->dropout2 = new_drop(&m->base, &o, 2);
-  m->dropout3 = new_drop(&m->base, &o, 3);
+  nnc_module *b = &m->base; /* children in PyTorch's order of registration */
+  m->self_attn = add_mha(b, p, "self_attn", &o, r);
+  m->multihead_attn = add_mha(b, p, "multihead_attn", &o, r);
+  m->linear1 = add_linear(b, p, "linear1", o.d_model, o.dim_ff, r);
+  m->dropout = new_drop(b, &o, 0);
+  m->linear2 = add_linear(b, p, "linear2", o.dim_ff, o.d_model, r);
+  m->norm1 = add_norm(b, p, "norm1", &o);
+  m->norm2 = add_norm(b, p, "norm2", &o);
+  m->norm3 = add_norm(b, p, "norm3", &o);
+  m->dropout1 = new_drop(b, &o, 1);
+  m->dropout2 = new_drop(b, &o, 2);
+  m->dropout3 = new_drop(b, &o, 3);
   return m;
 }
