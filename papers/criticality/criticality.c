@@ -20,22 +20,6 @@ static const act_row ACTS[4] = {{NNC_ACT_RELU, "relu"}, {NNC_ACT_TANH, "tanh"}, 
 
 
 /* ---- experiment 3: trainability of a deep ReLU MLP at and off criticality ---- */
-static nnc_status head(const nnc_dataset *d, int64_t n, nnc_dataset *out) {
-  memset(out, 0, sizeof *out);
-  int64_t row = nnc_numel(d->x) / d->n;
-  out->x = nnc_heap_tensor_uninit(NNC_F32, NNC_SHAPE(n, row));
-  out->y = nnc_heap_tensor_uninit(NNC_I64, NNC_SHAPE(n));
-  if (!out->x || !out->y) {
-    nnc_dataset_free(out);
-    return NNC_ERR_NOMEM;
-  }
-  memcpy(nnc_f32(out->x), nnc_f32(d->x), (size_t)(n * row) * sizeof(float));
-  memcpy(nnc_i64(out->y), nnc_i64(d->y), (size_t)n * sizeof(int64_t));
-  out->n = n;
-  out->num_classes = d->num_classes;
-  return NNC_OK;
-}
-
 /* 784 -> width x depth (ReLU) -> 10, W ~ N(0, C_W / fan_in), b = 0; SGD momentum 0.9, lr 0.01,
  * batch 128; returns the test accuracy (NaN if the loss diverged) */
 static double train_deep(const nnc_dataset *trn, const nnc_dataset *tst, int depth, int width, double c_w, int epochs,
@@ -264,7 +248,7 @@ static nnc_status run_criticality(nnc_paper_run *r) {
 
   /* 3. trainability: a 20-hidden-layer ReLU MLP (width 64) on a Fashion-MNIST subset (full run only) */
   if (!quick) {
-    nnc_dataset tr_full, te_full, trn, tst;
+    nnc_dataset tr_full, te_full;
     nnc_status st = nnc_fashion_load(r->data_dir, true, &tr_full);
     if (st) return st;
     if ((st = nnc_fashion_load(r->data_dir, false, &te_full))) {
@@ -273,9 +257,8 @@ static nnc_status run_criticality(nnc_paper_run *r) {
     }
     const int64_t ntr = 20000, nte = 2000;
     const int epochs = 3, depth = 20, width = 64;
-    if ((st = head(&tr_full, ntr, &trn)) || (st = head(&te_full, nte, &tst))) return st;
-    nnc_dataset_free(&tr_full);
-    nnc_dataset_free(&te_full);
+    nnc_tensor hdr[4]; /* the subsets are views of the full sets */
+    nnc_dataset trn = nnc_dataset_head(&tr_full, ntr, hdr), tst = nnc_dataset_head(&te_full, nte, hdr + 2);
     static const double cws[3] = {1.0, 2.0, 3.0};
     double acc[3];
     for (int k = 0; k < 3; k++) {
@@ -292,8 +275,8 @@ static nnc_status run_criticality(nnc_paper_run *r) {
     /* exploding side: diverged (counted as 0) or far below the critical net */
     nnc_paper_criterion(r, "train_exploding_cw3_acc_or_0_if_diverged_minus_critical",
                         (isfinite(acc[2]) ? acc[2] : 0) - acc[1], "<=", -0.2);
-    nnc_dataset_free(&trn);
-    nnc_dataset_free(&tst);
+    nnc_dataset_free(&tr_full);
+    nnc_dataset_free(&te_full);
   }
   return NNC_OK;
 }

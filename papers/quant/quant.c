@@ -72,23 +72,6 @@ static double train(nnc_module *model, nnc_params *P, const nnc_dataset *data, i
 /* process CPU seconds (all threads), for the progress lines */
 static double cpu_s(void) { return (double)clock() / CLOCKS_PER_SEC; }
 
-/* the first n examples as a dataset of their own */
-static nnc_status head(const nnc_dataset *d, int64_t n, nnc_dataset *out) {
-  memset(out, 0, sizeof *out);
-  int64_t row = nnc_numel(d->x) / d->n;
-  out->x = nnc_heap_tensor_uninit(NNC_F32, NNC_SHAPE(n, row));
-  out->y = nnc_heap_tensor_uninit(NNC_I64, NNC_SHAPE(n));
-  if (!out->x || !out->y) {
-    nnc_dataset_free(out);
-    return NNC_ERR_NOMEM;
-  }
-  memcpy(nnc_f32(out->x), nnc_f32(d->x), (size_t)(n * row) * sizeof(float));
-  memcpy(nnc_i64(out->y), nnc_i64(d->y), (size_t)n * sizeof(int64_t));
-  out->n = n;
-  out->num_classes = d->num_classes;
-  return NNC_OK;
-}
-
 /* ---- integer model vs the float simulations ---- */
 typedef struct {
   double int_acc, naive_acc, sim_acc;
@@ -244,7 +227,7 @@ static nnc_status weight_histogram(const char *path, const nnc_tensor *w, int bi
 static nnc_status run_quant(nnc_paper_run *r) {
   const bool quick = r->quick;
   double t0 = nnc_now();
-  nnc_dataset train_full, test_full, trn, tst;
+  nnc_dataset train_full, test_full;
   nnc_status st = nnc_fashion_load(r->data_dir, true, &train_full);
   if (st) return st;
   st = nnc_fashion_load(r->data_dir, false, &test_full);
@@ -255,9 +238,8 @@ static nnc_status run_quant(nnc_paper_run *r) {
   const int64_t n_train = quick ? 8000 : 60000, n_test = quick ? 2000 : 10000;
   const int epochs = quick ? 1 : 3, qat_epochs = 1;
   const int64_t n_qat = quick ? 4000 : 60000;
-  if ((st = head(&train_full, n_train, &trn)) || (st = head(&test_full, n_test, &tst))) return st;
-  nnc_dataset_free(&train_full);
-  nnc_dataset_free(&test_full);
+  nnc_tensor hdr[4]; /* the subsets are views of the full sets */
+  nnc_dataset trn = nnc_dataset_head(&train_full, n_train, hdr), tst = nnc_dataset_head(&test_full, n_test, hdr + 2);
   nnc_paper_metric(r, "train_examples", (double)n_train);
   nnc_paper_metric(r, "test_examples", (double)n_test);
 
@@ -536,8 +518,8 @@ static nnc_status run_quant(nnc_paper_run *r) {
   nnc_params_free(&Pb);
   nnc_params_free(&Bb);
   nnc_params_free(&Pf);
-  nnc_dataset_free(&trn);
-  nnc_dataset_free(&tst);
+  nnc_dataset_free(&train_full);
+  nnc_dataset_free(&test_full);
   return NNC_OK;
 }
 
