@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/test_seq_train.sh: the sequence tasks end to end (nnc train parity|recall|char-lm) with
+# tests/test_seq_train.sh: the sequence tasks end to end (nnc train parity|count|recall|copy|sort|char-lm) with
 # tiny epochs: every output is written and well-formed, metrics carry test_acc / test_bpc, a
 # run resumed from a checkpoint gives exactly the same metrics and weights as an uninterrupted
 # one (recall with AdamW, char-lm with Muon), and bad input gives a one-line error with exit
@@ -37,6 +37,21 @@ check "grep -q '^{\"epoch\":2,\"step\":20,\"train_loss\":$num,\"test_loss\":$num
 check "! grep -q test_acc '$tmp/charlm/metrics.jsonl'"
 # the default parity model (a GRU on running-parity targets) is at 100% after its 400 steps
 check "grep -q '^{\"epoch\":4,\"step\":400,\"train_loss\":$num,\"test_loss\":$num,\"test_acc\":1,' '$tmp/parity/metrics.jsonl'"
+# count, copy and sort train with their defaults' models (short runs; all three are at 100% with
+# their full defaults in a few seconds); cfg prints a checkpoint's config without JSON escapes
+cfg() { grep -ao '"config":"[^}]*' "$1" | sed 's/\\//g'; }
+$NNC train count --epochs 1 --steps 60 --test-size 200 --threads 1 --out "$tmp/count" >/dev/null 2>&1
+check '[ $? -eq 0 ]'
+check "cfg '$tmp/count/checkpoint.safetensors' | grep -q '\"modulus\": 3$'"
+$NNC train count --epochs 1 --steps 5 --test-size 50 --modulus 5 --threads 1 --out "$tmp/count5" >/dev/null 2>&1
+check "cfg '$tmp/count5/checkpoint.safetensors' | grep -q '\"modulus\": 5$'"
+for t in copy sort; do
+  $NNC train $t --epochs 1 --steps 60 --test-size 100 --length 8 --threads 1 --out "$tmp/$t" >/dev/null 2>&1
+  check '[ $? -eq 0 ]'
+  check "cfg '$tmp/$t/checkpoint.safetensors' | grep -q '\"seq_len\": 16,.*\"length\": 8, \"items\": 10'"
+  check "grep -q '\"test_acc\":' '$tmp/$t/metrics.jsonl'"
+done
+
 # parameter names and the task in the weights file
 check "$NNC inspect '$tmp/recall/model.safetensors' | grep -q 'blocks.1.self_attn.in_proj_weight *F32 *\[96, 32\]'"
 check "$NNC inspect '$tmp/recall/model.safetensors' | grep -q 'pos_emb.weight *F32 *\[64, 32\]'"
@@ -87,6 +102,10 @@ expect 2 "--optim must be" $NNC train recall --optim rmsprop
 expect 2 "--arch must be" $NNC train parity --arch mamba
 expect 2 "--pos must be" $NNC train recall --pos alibi
 expect 2 "for recall only" $NNC train parity --pairs 3
+expect 2 "for count only" $NNC train parity --modulus 3
+expect 2 "at least 2" $NNC train count --modulus 1
+expect 2 "for copy and sort only" $NNC train recall --length 8
+expect 2 "too short for sort" $NNC train sort --length 8 --seq-len 10
 expect 2 "for char-lm only" $NNC train recall --text "$tmp/text.txt"
 expect 2 "too short for recall" $NNC train recall --pairs 40
 expect 2 "multiple of --heads" $NNC train recall --width 30 --heads 4

@@ -1,6 +1,6 @@
 /* cli/cmd_train.c: `nnc train MODEL [flags]` and `nnc eval MODEL --weights FILE`.
  * MODEL is an image model (train/models.h, Fashion-MNIST) or a sequence task
- * (train/sequence.h: parity, recall, char-lm), each with its own flags. */
+ * (train/sequence.h: parity, count, recall, copy, sort, char-lm), each with its own flags. */
 #include <stdio.h>
 #include <string.h>
 #include "cli/args.h"
@@ -30,6 +30,17 @@ static const char *seq_usage(const nnc_seq_spec *t) {
            "key-value pairs, then holds the keys again as queries at random later positions among filler\n"
            "tokens; the model must output each query's value.  Loss and accuracy count the query positions\n"
            "only.  An epoch is --steps fresh batches; the test set is fixed sequences drawn from --seed.";
+  else if (!strcmp(t->name, "count"))
+    what = "The number of ones in random bit strings modulo --modulus (parity is modulo 2).  Training targets\n"
+           "are the running count at every position; test accuracy is on the whole string's count only.";
+  else if (!strcmp(t->name, "copy") || !strcmp(t->name, "sort"))
+    what = !strcmp(t->name, "copy")
+               ? "Copying: --length random items (of --items kinds), a delimiter, then the model writes the items\n"
+                 "again, teacher forced (each position predicts the next item).  Loss and accuracy count the\n"
+                 "written half only."
+               : "Sorting: --length random items (of --items kinds), a delimiter, then the model writes them in\n"
+                 "ascending order, teacher forced (each position predicts the next item).  Loss and accuracy\n"
+                 "count the written half only.";
   else if (!strcmp(t->name, "parity"))
     what = "Parity of random bit strings.  Training targets are the running parity (the XOR of bits 0..t at\n"
            "every position t); test accuracy is on the XOR of the whole string only.  A GRU is the default:\n"
@@ -93,14 +104,18 @@ static int cmd_train_sequence(const nnc_seq_spec *task, int argc, char **argv) {
       {"--text", ARG_STRING, &o.text, "char-lm: the text file (required)"},
       {"--holdout", ARG_DOUBLE, &o.holdout, "char-lm: held-out share of the end of the file (default 0.1)"},
       {"--byte-vocab", ARG_BOOL, &o.byte_vocab, "char-lm: all 256 bytes as the vocabulary"},
-      {"--final-only", ARG_BOOL, &o.final_only, "parity: train on the whole string's XOR only (hard; see --help)"},
+      {"--final-only", ARG_BOOL, &o.final_only, "parity, count: train on the whole string's label only (hard)"},
+      {"--modulus", ARG_INT, &o.modulus, "count: the modulus (default 3)"},
+      {"--length", ARG_INT, &o.length, "copy, sort: items to write (default 16; the sequence is twice that)"},
+      {"--items", ARG_INT, &o.items, "copy, sort: kinds of item (default 10)"},
   };
   const char *pos[1];
   int np = 0;
   int rc = args_parse(argc, argv, 1, specs, sizeof specs / sizeof specs[0], pos, 1, &np, seq_usage(task));
   if (rc) return rc == 1 ? 0 : 2;
   if (o.epochs < 0 || o.steps < 0 || o.batch < 0 || o.lr < 0 || seed < 0 || o.seq_len < 0 || o.width < 0 ||
-      o.layers < 0 || o.heads < 0 || o.pairs < 0 || o.queries < 0 || o.key_vocab < 0 || o.value_vocab < 0 || o.test_size < 0 || o.holdout < 0 || o.stop_after < 0) {
+      o.layers < 0 || o.heads < 0 || o.pairs < 0 || o.queries < 0 || o.key_vocab < 0 || o.value_vocab < 0 || o.test_size < 0 || o.holdout < 0 || o.stop_after < 0 ||
+      o.modulus < 0 || o.length < 0 || o.items < 0) {
     fprintf(stderr, "nnc train: numeric flags must not be negative\n");
     return 2;
   }
@@ -169,7 +184,7 @@ int cmd_train(int argc, char **argv) {
       "Trains MODEL on Fashion-MNIST and writes to the output folder: metrics.jsonl (one line per\n"
       "epoch), model.safetensors (PyTorch names), checkpoint.safetensors, curves.svg,\n"
       "confusion.svg and filters.png.  Shows a progress bar on a terminal.  The sequence tasks\n"
-      "(parity, recall, char-lm) take their own flags: nnc train TASK --help.";
+      "(parity, count, recall, copy, sort, char-lm) take their own flags: nnc train TASK --help.";
   int rc = args_parse(argc, argv, 1, specs, sizeof specs / sizeof specs[0], pos, 1, &np, usage);
   if (rc == 1) list_models(stdout);
   if (rc) return rc == 1 ? 0 : 2;

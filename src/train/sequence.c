@@ -149,6 +149,39 @@ static const nnc_seq_spec recall_spec = {
     .test_size = 1000,
 };
 
+static const nnc_seq_spec count_spec = {
+    .name = "count",
+    .summary = "the number of ones in 64 random bits modulo 3 (GRU, running-count targets; test: the whole string)",
+    .task = {.kind = NNC_TASK_COUNT, .dense = true, .modulus = 3},
+    .seq_len = 64,
+    .model = {.arch = NNC_SEQ_GRU, .width = 32, .layers = 1, .emb_std = 0.3},
+    .epochs = 4, .steps = 100, .batch = 32,
+    .lr = 1e-2, .weight_decay = 0.0, .warmup = 20, .optim = NNC_OPTIM_ADAMW,
+    .test_size = 2000,
+};
+
+static const nnc_seq_spec copy_spec = {
+    .name = "copy",
+    .summary = "copy 16 random items after a delimiter (causal Transformer; accuracy over the copied half)",
+    .task = {.kind = NNC_TASK_COPY, .length = 16, .items = 10},
+    .seq_len = 32,
+    .model = {.arch = NNC_SEQ_TRANSFORMER, .width = 64, .layers = 2, .heads = 2, .emb_std = 0.3},
+    .epochs = 5, .steps = 200, .batch = 64,
+    .lr = 2e-3, .weight_decay = 0.01, .warmup = 100, .optim = NNC_OPTIM_ADAMW,
+    .test_size = 1000,
+};
+
+static const nnc_seq_spec sort_spec = {
+    .name = "sort",
+    .summary = "write 16 random items in ascending order after a delimiter (causal Transformer)",
+    .task = {.kind = NNC_TASK_SORT, .length = 16, .items = 10},
+    .seq_len = 32,
+    .model = {.arch = NNC_SEQ_TRANSFORMER, .width = 64, .layers = 2, .heads = 2, .emb_std = 0.3},
+    .epochs = 5, .steps = 200, .batch = 64,
+    .lr = 2e-3, .weight_decay = 0.01, .warmup = 100, .optim = NNC_OPTIM_ADAMW,
+    .test_size = 1000,
+};
+
 static const nnc_seq_spec charlm_spec = {
     .name = "char-lm",
     .summary = "character-level language model of a text file (--text FILE; causal Transformer)",
@@ -160,7 +193,8 @@ static const nnc_seq_spec charlm_spec = {
     .test_size = 512,
 };
 
-static const nnc_seq_spec *const all_specs[] = {&parity_spec, &recall_spec, &charlm_spec};
+static const nnc_seq_spec *const all_specs[] = {&parity_spec, &count_spec, &recall_spec, &copy_spec, &sort_spec,
+                                                 &charlm_spec};
 
 const nnc_seq_spec *nnc_seq_find(const char *name) {
   for (size_t i = 0; i < sizeof all_specs / sizeof all_specs[0]; i++)
@@ -275,6 +309,22 @@ static int resolve(run *R, const nnc_seq_spec *spec, const nnc_seq_options *o) {
       return 2;
     }
   }
+  if (o->modulus > 0) {
+    if (s->task.kind != NNC_TASK_COUNT || o->modulus < 2) {
+      fprintf(stderr, "nnc: --modulus is for count only, and at least 2\n");
+      return 2;
+    }
+    s->task.modulus = o->modulus;
+  }
+  if (o->length > 0 || o->items > 0) {
+    if (s->task.kind != NNC_TASK_COPY && s->task.kind != NNC_TASK_SORT) {
+      fprintf(stderr, "nnc: --length and --items are for copy and sort only\n");
+      return 2;
+    }
+    if (o->length > 0) s->task.length = o->length;
+    if (o->items > 0) s->task.items = o->items;
+    if (o->length > 0 && o->seq_len == 0) s->seq_len = 2 * o->length;
+  }
   if (!s->text && (o->text || o->holdout > 0 || o->byte_vocab)) {
     fprintf(stderr, "nnc: --text, --holdout and --byte-vocab are for char-lm only\n");
     return 2;
@@ -307,7 +357,7 @@ static int resolve(run *R, const nnc_seq_spec *spec, const nnc_seq_options *o) {
   }
   if (o->final_only) {
     if (s->task.kind != NNC_TASK_PARITY && s->task.kind != NNC_TASK_COUNT) {
-      fprintf(stderr, "nnc: --final-only is for parity only\n");
+      fprintf(stderr, "nnc: --final-only is for parity and count only\n");
       return 2;
     }
     s->task.dense = false;
@@ -336,8 +386,12 @@ static void make_config(run *R) {
     snprintf(R->config + n, sizeof R->config - (size_t)n,
              ", \"pairs\": %lld, \"queries\": %lld, \"key_vocab\": %lld, \"value_vocab\": %lld}", (long long)s->task.pairs,
              (long long)s->task.queries, (long long)s->task.key_vocab, (long long)s->task.value_vocab);
+  else if (s->task.kind == NNC_TASK_COPY || s->task.kind == NNC_TASK_SORT)
+    snprintf(R->config + n, sizeof R->config - (size_t)n, ", \"length\": %lld, \"items\": %lld}",
+             (long long)s->task.length, (long long)s->task.items);
   else
-    snprintf(R->config + n, sizeof R->config - (size_t)n, ", \"dense_targets\": %s}", s->task.dense ? "true" : "false");
+    snprintf(R->config + n, sizeof R->config - (size_t)n, ", \"dense_targets\": %s, \"modulus\": %lld}",
+             s->task.dense ? "true" : "false", (long long)(s->task.kind == NNC_TASK_COUNT ? s->task.modulus : 2));
 }
 
 /* one fresh training batch */

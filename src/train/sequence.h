@@ -1,4 +1,5 @@
-/* train/sequence.h: sequence models and the training loop of `nnc train parity|recall|char-lm`.
+/* train/sequence.h: sequence models and the training loop of `nnc train TASK` for the
+ * sequence tasks parity, count, recall, copy, sort and char-lm.
  *
  * The model (nnc_seq_model) maps tokens [B, T] to logits [B, T, classes], causally (the
  * output at t sees tokens 0..t only):
@@ -15,7 +16,7 @@
  * 0.02 and 1.  Everything else keeps PyTorch's initialisation.
  *
  * A task (nnc_seq_spec) is a named training recipe: a generator from data/tasks.h (parity,
- * recall) or a text file (char-lm), the model and its default hyperparameters.  The trainer
+ * count, recall, copy, sort) or a text file (char-lm), the model and its default hyperparameters.  The trainer
  * runs AdamW (or Muon for the blocks' matrices with AdamW for the rest) with a linear warm-up
  * and cosine decay, gradient clipping at norm 1, and the masked cross-entropy over the
  * positions whose target is not -1.  An epoch is a fixed
@@ -86,7 +87,7 @@ nnc_tensor *nnc_seq_model_loss(nnc_seq_model *m, nnc_tensor *tokens, nnc_tensor 
 
 /* ---- tasks and their training recipe ---- */
 typedef struct {
-  const char *name;      /* "parity", "recall", "char-lm" */
+  const char *name;      /* "parity", "count", "recall", "copy", "sort", "char-lm" */
   const char *summary;   /* one line for --help */
   bool text;             /* char-lm: the data is a text file, not a generator */
   nnc_task task;         /* the generator (synthetic tasks) */
@@ -124,7 +125,9 @@ typedef struct {
   int queries;         /* recall: queries per sequence (with --pairs alone: as many as pairs) */
   int key_vocab, value_vocab; /* recall: distinct keys and values */
   int test_size;
-  bool final_only;     /* parity: train on the whole string's label only (not the running parity) */
+  bool final_only;     /* parity, count: train on the whole string's label only (not the running one) */
+  int modulus;         /* count: the modulus (default 3) */
+  int length, items;   /* copy, sort: items to copy and their vocabulary (defaults 16, 10) */
 } nnc_seq_options;
 
 /* trains; returns the exit status (0 ok, 1 runtime failure: text file, outputs, NaN loss,
