@@ -12,6 +12,9 @@
 #    test set by tools/check_torch_loads.py; accuracy and loss must equal `nnc eval` on the
 #    same file (same bounds).  Skipped with a message, not failed, when /usr/bin/python3 cannot
 #    import torch (CI machines may lack it); NNC_PYTHON names another interpreter.
+# 3. The same for fashion-cnn without a fixture (both directions need torch, so both are skipped
+#    without it): nnc's weights after a short run load into PyTorch's CNN, and a CNN trained
+#    briefly by PyTorch (tools/check_torch_loads.py --torch-train) evaluated by `nnc eval`.
 # Everything is skipped with a message when the Fashion-MNIST files are not installed.
 # NNC_BIN: the nnc binary (default build/nnc).  Last line: "N passed, M failed".
 set -u
@@ -87,6 +90,19 @@ if "$PY" -c "import torch" >/dev/null 2>&1; then
   if [ $rc -eq 0 ]; then ok "PyTorch loads nnc's model.safetensors with strict=True: $out"
   else bad "tools/check_torch_loads.py exited $rc: $out"; fi
   compare "nnc weights in PyTorch" "$(json_num "$out" test_acc)" "$(json_num "$out" test_loss)" "$nnc_acc" "$nnc_loss"
+
+  # ---- 3. the CNN both ways: nnc's trained weights in PyTorch, PyTorch's trained weights in nnc ----
+  log=$("$NNC" train fashion-cnn --epochs 1 --limit 2000 --out "$tmp/cnn" 2>&1)
+  rc=$?
+  if [ $rc -eq 0 ]; then ok "nnc train fashion-cnn --epochs 1 --limit 2000"; else bad "nnc train fashion-cnn exited $rc: $(tail -n 5 <<<"$log")"; fi
+  out=$("$NNC" eval fashion-cnn --weights "$tmp/cnn/model.safetensors" --json 2>&1)
+  torch_out=$("$PY" "$ROOT/tools/check_torch_loads.py" "$tmp/cnn/model.safetensors" --model fashion-cnn --json 2>&1)
+  compare "nnc CNN weights in PyTorch" "$(json_num "$torch_out" test_acc)" "$(json_num "$torch_out" test_loss)" \
+    "$(json_num "$out" test_acc)" "$(json_num "$out" test_loss)"
+  torch_out=$("$PY" "$ROOT/tools/check_torch_loads.py" "$tmp/cnn_torch.safetensors" --model fashion-cnn --torch-train --json 2>&1)
+  out=$("$NNC" eval fashion-cnn --weights "$tmp/cnn_torch.safetensors" --json 2>&1)
+  compare "PyTorch-trained CNN in nnc" "$(json_num "$out" test_acc)" "$(json_num "$out" test_loss)" \
+    "$(json_num "$torch_out" test_acc)" "$(json_num "$torch_out" test_loss)"
 else
   echo "skipping the PyTorch side: $PY cannot import torch"
 fi

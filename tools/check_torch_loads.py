@@ -1,14 +1,18 @@
 #!/usr/bin/python3
-"""Loads a fashion-mlp model.safetensors (written by `nnc train fashion-mlp`, or any file with
-the same tensors) into a PyTorch nn.Module with load_state_dict(strict=True) and evaluates it on
-the Fashion-MNIST test set, the way `nnc eval fashion-mlp --weights FILE` does: accuracy and
-mean cross-entropy over the 10000 test images.
+"""Loads a fashion-mlp or fashion-cnn model.safetensors (written by `nnc train MODEL`, or any file
+with the same tensors) into a PyTorch nn.Module with load_state_dict(strict=True) and evaluates
+it on the Fashion-MNIST test set, the way `nnc eval MODEL --weights FILE` does: accuracy and
+mean cross-entropy over the 10000 test images.  With --torch-train, it instead trains the model
+in PyTorch (torch.manual_seed(0), one pass of SGD momentum 0.9, lr 0.05, batch 128 over the first
+2000 training images), writes it to FILE and evaluates that, for the other direction (PyTorch's
+weights evaluated by nnc).
 
 Needs PyTorch (Debian's python3-torch; run with /usr/bin/python3).  There is no safetensors
 Python package here, so the file is parsed by hand: an 8-byte little-endian header length, a
 JSON header {name: {dtype, shape, data_offsets}, "__metadata__": {str: str}}, then the data.
 
-Usage:  /usr/bin/python3 tools/check_torch_loads.py FILE [--data DIR] [--json]
+Usage:  /usr/bin/python3 tools/check_torch_loads.py FILE [--model fashion-mlp|fashion-cnn]
+                                                       [--torch-train] [--data DIR] [--json]
 Prints "test_acc X test_loss Y", or with --json {"test_acc": X, "test_loss": Y}.
 Exit status 0, or 1 when the file does not load (a missing or unexpected tensor, a wrong shape).
 
@@ -42,6 +46,28 @@ class FashionMLP(torch.nn.Module):
 
     def forward(self, x):
         return self.fc3(torch.relu(self.fc2(torch.relu(self.fc1(x)))))
+
+
+class FashionCNN(torch.nn.Module):
+    """nnc's fashion-cnn (src/train/models.c) with the same parameter names:
+    conv5x5(1->32, pad 2)-ReLU-maxpool2 -> conv5x5(32->64, pad 2)-ReLU-maxpool2 -> fc 3136->1024-ReLU -> fc 1024->10,
+    on x [N, 784]."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(1, 32, 5, padding=2)
+        self.conv2 = torch.nn.Conv2d(32, 64, 5, padding=2)
+        self.fc1 = torch.nn.Linear(3136, 1024)
+        self.fc2 = torch.nn.Linear(1024, 10)
+
+    def forward(self, x):
+        h = x.reshape(-1, 1, 28, 28)
+        h = torch.nn.functional.max_pool2d(torch.relu(self.conv1(h)), 2)
+        h = torch.nn.functional.max_pool2d(torch.relu(self.conv2(h)), 2)
+        return self.fc2(torch.relu(self.fc1(h.flatten(1))))
+
+
+MODELS = {"fashion-mlp": FashionMLP, "fashion-cnn": FashionCNN}
 
 
 def read_safetensors(path):
@@ -123,21 +149,40 @@ def main(argv):
     as_json = "--json" in args
     if as_json:
         args.remove("--json")
-    data_dir = None
-    if "--data" in args:
-        i = args.index("--data")
-        data_dir = args[i + 1]
-        del args[i:i + 2]
-    if len(args) != 1:
+    data_dir, name = None, "fashion-mlp"
+    for flag in ("--data", "--model"):
+        if flag in args:
+            i = args.index(flag)
+            if flag == "--data":
+                data_dir = args[i + 1]
+            else:
+                name = args[i + 1]
+            del args[i:i + 2]
+    torch_train = "--torch-train" in args
+    if torch_train:
+        args.remove("--torch-train")
+    if len(args) != 1 or name not in MODELS:
         print(__doc__.split("\n\n")[3], file=sys.stderr)
         return 2
-    tensors, _ = read_safetensors(args[0])
-    model = FashionMLP()
-    try:
-        model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
-    except RuntimeError as e:
-        print(f"check_torch_loads: {args[0]} does not load into the PyTorch module: {e}", file=sys.stderr)
-        return 1
+    if torch_train:
+        from make_mlp_fixture import write_safetensors  # noqa: E402 (it imports this module)
+        torch.manual_seed(0)
+        model = MODELS[name]()
+        xt, yt = fashion(data_dir, train=True)
+        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        for s in range(0, 2000, 128):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(xt[s:s + 128]), yt[s:s + 128]).backward()
+            opt.step()
+        write_safetensors(args[0], list(model.state_dict().items()), {"made_by": "tools/check_torch_loads.py --torch-train"})
+    else:
+        tensors, _ = read_safetensors(args[0])
+        model = MODELS[name]()
+        try:
+            model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
+        except RuntimeError as e:
+            print(f"check_torch_loads: {args[0]} does not load into the PyTorch module: {e}", file=sys.stderr)
+            return 1
     x, y = fashion(data_dir, train=False)
     acc, loss = evaluate(model, x, y)
     if as_json:
