@@ -366,13 +366,8 @@ static nnc_status plot_latent(nnc_paper_run *r, arm *const *arms, int n) {
   double lo = -0.3, hi = 0.3, xs[BINS], dens[4][BINS];
   nnc_series s[4];
   char names[4][64];
-  for (int b = 0; b < BINS; b++) xs[b] = lo + (b + 0.5) * (hi - lo) / BINS;
   for (int k = 0; k < n && k < 4; k++) {
-    memset(dens[k], 0, sizeof dens[k]);
-    for (int i = 0; i < arms[k]->n_latent; i++) {
-      int b = (int)floor((arms[k]->latent[i] - lo) / (hi - lo) * BINS);
-      if (b >= 0 && b < BINS) dens[k][b] += 1.0 / (arms[k]->n_latent * (hi - lo) / BINS);
-    }
+    nnc_density_curve(arms[k]->latent, arms[k]->n_latent, lo, hi, BINS, xs, dens[k]);
     snprintf(names[k], sizeof names[k], "%s", arms[k]->label);
     s[k] = (nnc_series){names[k], xs, dens[k], BINS};
   }

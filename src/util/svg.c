@@ -807,6 +807,18 @@ nnc_status nnc_svg_bar_chart(const char *path, const char *title, const char *yl
 
 /* ---- histogram ---- */
 
+void nnc_density_curve(const float *v, int64_t n, double lo, double hi, int bins, double *centres, double *density) {
+  double w = (hi - lo) / bins;
+  for (int b = 0; b < bins; b++) {
+    centres[b] = lo + (b + 0.5) * w;
+    density[b] = 0;
+  }
+  for (int64_t i = 0; i < n; i++) {
+    double b = floor((v[i] - lo) / w);
+    if (b >= 0 && b < bins) density[(int)b] += 1.0 / ((double)n * w);
+  }
+}
+
 nnc_status nnc_svg_histogram(const char *path, const char *title, const char *xlabel,
                              const double *values, int n, int bins) {
   nnc_status st = no_path(path);

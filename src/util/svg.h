@@ -56,6 +56,11 @@ nnc_status nnc_svg_confusion_matrix(const char *path, const char *title, const i
 nnc_status nnc_svg_bar_chart(const char *path, const char *title, const char *ylabel,
                              const char *const *names, const double *values, int n);
 
+/* the empirical density of v[0..n) on [lo, hi) in `bins` equal bins, for a line chart:
+ * centres[b] = lo + (b + 1/2) w, density[b] = (values in bin b) / (n w), w = (hi - lo) / bins;
+ * values outside [lo, hi) count in n but in no bin */
+void nnc_density_curve(const float *v, int64_t n, double lo, double hi, int bins, double *centres, double *density);
+
 /* bins <= 0 picks a count from n.  Non-finite values are skipped (and counted). */
 nnc_status nnc_svg_histogram(const char *path, const char *title, const char *xlabel,
                              const double *values, int n, int bins);
