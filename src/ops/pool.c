@@ -136,7 +136,7 @@ static pgeom *save_geom(nnc_node *n, const pgeom *g) {
 }
 
 /* OpenMP over the planes of a kernel whose geometry is `g` (a name inside the pragma string) */
-#define PAR_PLANES \
+#define PAR_PLANES                                                                                     \
   _Pragma("omp parallel for if (g->B * (g->H * g->W + g->OH * g->OW) >= NNC_PARALLEL_MIN) schedule(static)")
 
 /* outputs ow0 .. ow0+V-1 of one row of 2x2/2 windows (input rows r0, r1): the first maximum
@@ -219,7 +219,7 @@ static pgeom *save_geom(nnc_node *n, const pgeom *g) {
       }                                                                                                \
     }                                                                                                  \
   }                                                                                                    \
-  static void maxpool_bwd_##sfx(const CT *gy, const int64_t *idx, CT *gx, const pgeom *g) { \
+  static void maxpool_bwd_##sfx(const CT *gy, const int64_t *idx, CT *gx, const pgeom *g) {            \
     int64_t HW = g->H * g->W, OHW = g->OH * g->OW;                                                     \
     PAR_PLANES                                                                                         \
     for (int64_t b = 0; b < g->B; b++) {                                                               \
@@ -332,8 +332,10 @@ static inline avg_win avg_window(const pgeom *g, int64_t oh, int64_t ow) {
   return w;
 }
 
-#define AVGPOOL_KERNELS(CT, sfx)                                                                       \
-  static void avgpool_fwd_##sfx(const CT *x, CT *y, const pgeom *g) {                                  \
+/* the plain kernels of an average over a window per output: WIN(g, oh, ow) gives the window
+ * [hs, he) x [ws, we) and its divisor (average pooling and adaptive average pooling) */
+#define WINDOW_KERNELS(name, WIN, CT, sfx)                                                             \
+  static void name##_fwd_##sfx(const CT *x, CT *y, const pgeom *g) {                                   \
     int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW;                                                \
     PAR_PLANES                                                                                         \
     for (int64_t b = 0; b < g->B; b++) {                                                               \
@@ -341,7 +343,7 @@ static inline avg_win avg_window(const pgeom *g, int64_t oh, int64_t ow) {
       CT *yp = y + b * OH * OW;                                                                        \
       for (int64_t oh = 0; oh < OH; oh++)                                                              \
         for (int64_t ow = 0; ow < OW; ow++) {                                                          \
-          avg_win w = avg_window(g, oh, ow);                                                           \
+          avg_win w = WIN(g, oh, ow);                                                                  \
           CT s = 0;                                                                                    \
           for (int64_t ih = w.hs; ih < w.he; ih++)                                                     \
             for (int64_t iw = w.ws; iw < w.we; iw++) s += xp[ih * W + iw];                             \
@@ -349,7 +351,26 @@ static inline avg_win avg_window(const pgeom *g, int64_t oh, int64_t ow) {
         }                                                                                              \
     }                                                                                                  \
   }                                                                                                    \
-  /* kernel 2x2, stride 2, no padding, every window inside: sums in PyTorch's order */                 \
+  static void name##_bwd_##sfx(const CT *gy, CT *gx, const pgeom *g) {                                 \
+    int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW;                                                \
+    PAR_PLANES                                                                                         \
+    for (int64_t b = 0; b < g->B; b++) {                                                               \
+      const CT *gp = gy + b * OH * OW;                                                                 \
+      CT *gxp = gx + b * H * W;                                                                        \
+      for (int64_t oh = 0; oh < OH; oh++)                                                              \
+        for (int64_t ow = 0; ow < OW; ow++) {                                                          \
+          avg_win w = WIN(g, oh, ow);                                                                  \
+          CT v = gp[oh * OW + ow] / (CT)w.div;                                                         \
+          for (int64_t ih = w.hs; ih < w.he; ih++)                                                     \
+            for (int64_t iw = w.ws; iw < w.we; iw++) gxp[ih * W + iw] += v;                            \
+        }                                                                                              \
+    }                                                                                                  \
+  }
+WINDOW_KERNELS(avgpool, avg_window, float, f32)
+WINDOW_KERNELS(avgpool, avg_window, double, f64)
+
+/* kernel 2x2, stride 2, no padding, every window inside: sums in PyTorch's order */
+#define AVGPOOL_K2S2_KERNELS(CT, sfx)                                                                  \
   static void avgpool_k2s2_fwd_##sfx(const CT *x, CT *y, const pgeom *g) {                             \
     int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW;                                                \
     CT dv = (CT)(g->divisor ? g->divisor : 4);                                                         \
@@ -362,7 +383,7 @@ static inline avg_win avg_window(const pgeom *g, int64_t oh, int64_t ow) {
           yr[ow] = (r0[2 * ow] + r0[2 * ow + 1] + r1[2 * ow] + r1[2 * ow + 1]) / dv;                   \
       }                                                                                                \
   }                                                                                                    \
-  static void avgpool_k2s2_bwd_##sfx(const CT *gy, CT *gx, const pgeom *g) {                \
+  static void avgpool_k2s2_bwd_##sfx(const CT *gy, CT *gx, const pgeom *g) {                           \
     int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW;                                                \
     CT dv = (CT)(g->divisor ? g->divisor : 4);                                                         \
     PAR_PLANES                                                                                         \
@@ -376,24 +397,9 @@ static inline avg_win avg_window(const pgeom *g, int64_t oh, int64_t ow) {
         }                                                                                              \
       }                                                                                                \
     }                                                                                                  \
-  }                                                                                                    \
-  static void avgpool_bwd_##sfx(const CT *gy, CT *gx, const pgeom *g) {                     \
-    int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW;                                                \
-    PAR_PLANES                                                                                         \
-    for (int64_t b = 0; b < g->B; b++) {                                                               \
-      const CT *gp = gy + b * OH * OW;                                                                 \
-      CT *gxp = gx + b * H * W;                                                                        \
-      for (int64_t oh = 0; oh < OH; oh++)                                                              \
-        for (int64_t ow = 0; ow < OW; ow++) {                                                          \
-          avg_win w = avg_window(g, oh, ow);                                                           \
-          CT v = gp[oh * OW + ow] / (CT)w.div;                                                         \
-          for (int64_t ih = w.hs; ih < w.he; ih++)                                                     \
-            for (int64_t iw = w.ws; iw < w.we; iw++) gxp[ih * W + iw] += v;                            \
-        }                                                                                              \
-    }                                                                                                  \
   }
-AVGPOOL_KERNELS(float, f32)
-AVGPOOL_KERNELS(double, f64)
+AVGPOOL_K2S2_KERNELS(float, f32)
+AVGPOOL_K2S2_KERNELS(double, f64)
 
 /* reference: every kernel offset, counting the ones in the padding for the default divisor */
 static void avgpool_fwd_ref(const nnc_tensor *x, nnc_tensor *y, const pgeom *g) {
@@ -464,44 +470,14 @@ nnc_tensor *nnc_avg_pool1d(nnc_tensor *x, int64_t kernel, int64_t stride, int64_
 static inline int64_t ad_start(int64_t i, int64_t in, int64_t out) { return i * in / out; }
 static inline int64_t ad_end(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
 
-#define ADAPTIVE_KERNELS(CT, sfx)                                                                      \
-  static void adaptive_fwd_##sfx(const CT *x, CT *y, const pgeom *g) {                                 \
-    int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW;                                                \
-    PAR_PLANES                                                                                         \
-    for (int64_t b = 0; b < g->B; b++) {                                                               \
-      const CT *xp = x + b * H * W;                                                                    \
-      CT *yp = y + b * OH * OW;                                                                        \
-      for (int64_t oh = 0; oh < OH; oh++) {                                                            \
-        int64_t hs = ad_start(oh, H, OH), he = ad_end(oh, H, OH);                                      \
-        for (int64_t ow = 0; ow < OW; ow++) {                                                          \
-          int64_t ws = ad_start(ow, W, OW), we = ad_end(ow, W, OW);                                    \
-          CT s = 0;                                                                                    \
-          for (int64_t ih = hs; ih < he; ih++)                                                         \
-            for (int64_t iw = ws; iw < we; iw++) s += xp[ih * W + iw];                                 \
-          yp[oh * OW + ow] = s / (CT)((he - hs) * (we - ws));                                          \
-        }                                                                                              \
-      }                                                                                                \
-    }                                                                                                  \
-  }                                                                                                    \
-  static void adaptive_bwd_##sfx(const CT *gy, CT *gx, const pgeom *g) {                    \
-    int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW;                                                \
-    PAR_PLANES                                                                                         \
-    for (int64_t b = 0; b < g->B; b++) {                                                               \
-      const CT *gp = gy + b * OH * OW;                                                                 \
-      CT *gxp = gx + b * H * W;                                                                        \
-      for (int64_t oh = 0; oh < OH; oh++) {                                                            \
-        int64_t hs = ad_start(oh, H, OH), he = ad_end(oh, H, OH);                                      \
-        for (int64_t ow = 0; ow < OW; ow++) {                                                          \
-          int64_t ws = ad_start(ow, W, OW), we = ad_end(ow, W, OW);                                    \
-          CT v = gp[oh * OW + ow] / (CT)((he - hs) * (we - ws));                                       \
-          for (int64_t ih = hs; ih < he; ih++)                                                         \
-            for (int64_t iw = ws; iw < we; iw++) gxp[ih * W + iw] += v;                                \
-        }                                                                                              \
-      }                                                                                                \
-    }                                                                                                  \
-  }
-ADAPTIVE_KERNELS(float, f32)
-ADAPTIVE_KERNELS(double, f64)
+/* the adaptive window of output (oh, ow), divided by its area */
+static inline avg_win adaptive_window(const pgeom *g, int64_t oh, int64_t ow) {
+  avg_win w = {ad_start(oh, g->H, g->OH), ad_end(oh, g->H, g->OH), ad_start(ow, g->W, g->OW), ad_end(ow, g->W, g->OW), 0};
+  w.div = (double)((w.he - w.hs) * (w.we - w.ws));
+  return w;
+}
+WINDOW_KERNELS(adaptive, adaptive_window, float, f32)
+WINDOW_KERNELS(adaptive, adaptive_window, double, f64)
 
 /* reference: the floor/ceil formula in floating point */
 static void adaptive_fwd_ref(const nnc_tensor *x, nnc_tensor *y, const pgeom *g) {
@@ -636,7 +612,7 @@ static up_plan *make_up_plan(nnc_arena *a, const pgeom *g, bool bilinear, bool a
       }                                                                                                \
     }                                                                                                  \
   }                                                                                                    \
-  static void up_bwd_##sfx(const CT *gy, CT *gx, const up_plan *p) {                        \
+  static void up_bwd_##sfx(const CT *gy, CT *gx, const up_plan *p) {                                   \
     const pgeom *g = &p->g;                                                                            \
     int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW;                                                \
     PAR_PLANES                                                                                         \
